@@ -1,0 +1,3 @@
+"""dpm: GitOps for LLM provider registries."""
+
+__version__ = "0.1.0"

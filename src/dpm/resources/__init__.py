@@ -1,0 +1,1 @@
+"""The resource vocabulary shared by the compiler and the registry server."""

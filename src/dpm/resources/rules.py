@@ -1,0 +1,152 @@
+"""Business rules that a schema cannot express, shared by ``dpm validate`` and the server's 422 answers.
+
+Every rule takes plain, schema-valid data (dicts as the API sends them) and returns every violation it finds, so
+a user sees all problems in one run. Paths are tuples relative to the object checked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+Path = tuple[str | int, ...]
+
+REQUIRED_AUTH_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "api_key": ("apiKey",),
+    "oauth2": ("clientId", "clientSecret", "tokenUrl"),
+    "aws_iam": ("accessKeyId", "secretAccessKey", "region"),
+    "custom": (),
+}
+_AUTH_FIELD_LABELS = {"apiKey": "API key"}
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: Path
+    message: str
+    value: Any = None
+    suggestion: str | None = None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean 'x'?" hint for a misspelt name, or None when nothing is close."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def provider_violations(provider: Mapping[str, Any]) -> list[Violation]:
+    """Rules for one provider: endpoint URLs, auth config consistency and header placeholders."""
+    found = _url_violations(("apiEndpoint",), provider.get("apiEndpoint"))
+    auth = provider.get("authConfig") or {}
+    found += _url_violations(("authConfig", "testEndpoint"), auth.get("testEndpoint"))
+    method = provider.get("authMethod")
+    if auth.get("type") != method:
+        found.append(
+            Violation(
+                ("authConfig", "type"),
+                f"authConfig.type must equal authMethod ('{method}')",
+                auth.get("type"),
+                f"set authConfig.type to '{method}'",
+            )
+        )
+    found += _auth_field_violations(str(method), auth.get("fields") or {})
+    found += _placeholder_violations(auth.get("fields") or {}, auth.get("headers") or {})
+    return found
+
+
+def _url_violations(path: Path, url: object) -> list[Violation]:
+    if url is None or not isinstance(url, str):
+        return []
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return []
+    return [
+        Violation(path, f"'{url}' is not an http(s) URL", url, "use a full URL such as https://api.example.com/v1")
+    ]
+
+
+def _auth_field_violations(method: str, fields: Mapping[str, Any]) -> list[Violation]:
+    required = REQUIRED_AUTH_FIELDS.get(method, ())
+    found = [
+        Violation(
+            ("authConfig", "fields", name),
+            f"{_AUTH_FIELD_LABELS.get(name, name)} is required for {method} authentication",
+            None,
+            did_you_mean(name, fields) and f"{did_you_mean(name, fields)} (field names are case-sensitive)",
+        )
+        for name in required
+        if fields.get(name) in (None, "")
+    ]
+    if method == "custom" and not fields:
+        found.append(
+            Violation(("authConfig", "fields"), "custom authentication needs at least one field", {}, None)
+        )
+    return found
+
+
+def _placeholder_violations(fields: Mapping[str, Any], headers: Mapping[str, str]) -> list[Violation]:
+    found = []
+    for header, value in headers.items():
+        for name in PLACEHOLDER.findall(value):
+            if name not in fields:
+                hint = did_you_mean(name, fields)
+                found.append(
+                    Violation(
+                        ("authConfig", "headers", header),
+                        f"placeholder {{{{{name}}}}} names no field in authConfig.fields",
+                        value,
+                        hint or f"add '{name}' to authConfig.fields",
+                    )
+                )
+    return found
+
+
+def model_violations(model: Mapping[str, Any], provider_max_context: int | None) -> list[Violation]:
+    """Rules for one model against its provider."""
+    length = model.get("contextLength")
+    if provider_max_context is not None and isinstance(length, int) and length > provider_max_context:
+        return [
+            Violation(
+                ("contextLength",),
+                f"contextLength {length} exceeds the provider's maxContextLength {provider_max_context}",
+                length,
+                "lower contextLength or raise the provider's capabilities.maxContextLength",
+            )
+        ]
+    return []
+
+
+def model_list_violations(models: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    """Rules across a provider's models: unique identifiers and at most one default."""
+    found = []
+    counts = Counter(m.get("identifier") for m in models)
+    seen: set[object] = set()
+    for index, model in enumerate(models):
+        identifier = model.get("identifier")
+        if counts[identifier] > 1 and identifier in seen:
+            found.append(
+                Violation(
+                    (index, "identifier"),
+                    f"model '{identifier}' is defined more than once in this provider",
+                    identifier,
+                )
+            )
+        seen.add(identifier)
+    defaults = [i for i, m in enumerate(models) if m.get("isDefault")]
+    for index in defaults[1:]:
+        first = models[defaults[0]].get("identifier")
+        found.append(
+            Violation(
+                (index, "isDefault"),
+                f"only one model per provider may be the default; '{first}' already is",
+                True,
+                "set isDefault: true on one model only",
+            )
+        )
+    return found
