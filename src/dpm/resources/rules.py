@@ -66,9 +66,7 @@ def _url_violations(path: Path, url: object) -> list[Violation]:
     parts = urlsplit(url)
     if parts.scheme in ("http", "https") and parts.hostname:
         return []
-    return [
-        Violation(path, f"'{url}' is not an http(s) URL", url, "use a full URL such as https://api.example.com/v1")
-    ]
+    return [Violation(path, f"'{url}' is not an http(s) URL", url, "use a full URL such as https://api.example.com/v1")]
 
 
 def _auth_field_violations(method: str, fields: Mapping[str, Any]) -> list[Violation]:
@@ -84,9 +82,7 @@ def _auth_field_violations(method: str, fields: Mapping[str, Any]) -> list[Viola
         if fields.get(name) in (None, "")
     ]
     if method == "custom" and not fields:
-        found.append(
-            Violation(("authConfig", "fields"), "custom authentication needs at least one field", {}, None)
-        )
+        found.append(Violation(("authConfig", "fields"), "custom authentication needs at least one field", {}, None))
     return found
 
 
