@@ -1,0 +1,237 @@
+"""Compiling: checked documents become the desired state that ``plan`` diffs against the live registry.
+
+This is where the documents meet each other: identifiers must be unique across files, ``fromTemplate`` must name
+a template, templated providers are expanded exactly as the API's template apply would build them, and the
+business rules of the resource vocabulary run over every provider as it will be sent.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dpm.diagnostics import Diagnostic, Mark, Path, Severity
+from dpm.render import Secret
+from dpm.resources import models, rules, templates
+from dpm.resources.secrets import REDACTED, is_sensitive_field, short_fingerprint
+from dpm.validate import Checked, check_schema
+from dpm.yamlio import Document
+
+
+@dataclass
+class DesiredState:
+    """What the files say the registry should hold, in API field names.
+
+    Providers carry their ``models`` (sorted by identifier). Secret values are ``Secret`` objects, never strings.
+    """
+
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    built_from: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, Mark] = field(default_factory=dict)
+
+    def to_data(self) -> dict[str, Any]:
+        """The state as plain, deterministic data with every secret masked: safe to print."""
+        return {
+            "templates": [masked(self.templates[name]) for name in sorted(self.templates)],
+            "providers": [masked(self.providers[key]) for key in sorted(self.providers)],
+        }
+
+
+def masked(value: Any, path: Path = ()) -> Any:
+    """``value`` with secrets replaced by a fingerprint, by field: a rendered ``Secret``, or any sensitive field."""
+    if isinstance(value, Secret):
+        return value.masked()
+    if isinstance(value, dict):
+        return {k: masked(v, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, (*path, i)) for i, v in enumerate(value)]
+    sensitive = len(path) >= 3 and path[-3:-1] == ("authConfig", "fields") and is_sensitive_field(str(path[-1]))
+    if sensitive and isinstance(value, str) and value != REDACTED:
+        return f"[REDACTED {short_fingerprint(value)}]"
+    return value
+
+
+@dataclass
+class _Compiler:
+    require_secrets: bool
+    state: DesiredState = field(default_factory=DesiredState)
+    problems: list[Diagnostic] = field(default_factory=list)
+    template_marks: dict[str, Mark] = field(default_factory=dict)
+
+    def compile(self, checked: Sequence[Checked]) -> None:
+        for item in checked:
+            if isinstance(item.value, models.ProviderTemplateDocument):
+                self.add_template(item)
+        for item in checked:
+            if isinstance(item.value, models.ProviderDocument):
+                self.check_secrets(item.document, allowed=lambda path: path[:2] == ("authConfig", "fields"))
+                self.add_provider(item.document, _restore_secrets(_dump(item.value), item.document.data))
+            elif isinstance(item.value, models.TemplatedProviderDocument):
+                self.add_templated(item)
+
+    def add_template(self, item: Checked) -> None:
+        document = item.document
+        data = _dump(item.value)
+        name = data["name"]
+        self.check_secrets(document, allowed=lambda path: False)
+        if name in self.state.templates:
+            self.duplicate(document, ("name",), f"template '{name}'", self.template_marks[name])
+            return
+        self.template_marks[name] = document.mark(())
+        capabilities = data["providerConfig"].get("capabilities") or {}
+        self.report(document, ("defaultModels",), rules.model_list_violations(data["defaultModels"]))
+        for index, model in enumerate(data["defaultModels"]):
+            found = rules.model_violations(model, capabilities.get("maxContextLength"))
+            self.report(document, ("defaultModels", index), found)
+        self.state.templates[name] = data
+
+    def add_provider(self, document: Document, provider: dict[str, Any]) -> None:
+        identifier = provider["identifier"]
+        if identifier in self.state.providers:
+            self.duplicate(document, ("identifier",), f"provider '{identifier}'", self.state.origins[identifier])
+            return
+        if not self.check_provider(document, provider):
+            return
+        provider["models"] = sorted(provider.get("models", []), key=lambda m: str(m["identifier"]))
+        self.state.providers[identifier] = provider
+        self.state.origins[identifier] = document.mark(())
+
+    def check_provider(self, document: Document, provider: dict[str, Any]) -> bool:
+        before = len(self.problems)
+        self.report(document, (), rules.provider_violations(provider))
+        maximum = provider["capabilities"]["maxContextLength"]
+        models_ = provider.get("models", [])
+        self.report(document, ("models",), rules.model_list_violations(models_))
+        for index, model in enumerate(models_):
+            self.report(document, ("models", index), rules.model_violations(model, maximum))
+        return not any(p.severity == "error" for p in self.problems[before:])
+
+    def add_templated(self, item: Checked) -> None:
+        document = item.document
+        value = item.value
+        assert isinstance(value, models.TemplatedProviderDocument)
+        self.check_secrets(
+            document,
+            allowed=lambda path: (
+                path[0] == "customizations" and len(path) == 2 and path[1] not in templates.TOP_LEVEL_CUSTOMIZATIONS
+            ),
+        )
+        template = self.resolve_template(document, value.fromTemplate)
+        if template is None:
+            return
+        customizations = _restore_secrets(value.customizations, document.data.get("customizations"))
+        built = templates.apply_template(template, value.identifier, value.name, customizations)
+        view = _templated_view(document, built)
+        checked, problems = check_schema(models.ProviderDocument, view, {"kind": "Provider", **built})
+        prefix = f"built from template '{value.fromTemplate}': "
+        self.problems += [_prefixed(p, prefix) for p in problems]
+        if checked is None:
+            return
+        provider = _restore_secrets(_dump(checked), built)
+        self.state.built_from[value.identifier] = value.fromTemplate
+        before = len(self.problems)
+        self.add_provider(view, provider)
+        self.problems[before:] = [_prefixed(p, prefix) for p in self.problems[before:]]
+
+    def resolve_template(self, document: Document, ref: str) -> dict[str, Any] | None:
+        if ref in self.state.templates:
+            return self.state.templates[ref]
+        system = templates.find_system_template(ref)
+        if system is not None:
+            return system
+        known = [*self.state.templates, *templates.system_template_refs()]
+        hint = rules.did_you_mean(ref, known) or f"templates: {', '.join(known)}"
+        where = document.mark(("fromTemplate",))
+        message = f"fromTemplate '{ref}' names no template in the config and no system template"
+        self.problems.append(Diagnostic.error("unknown-template", message, where, ("fromTemplate",), hint))
+        return None
+
+    def check_secrets(self, document: Document, allowed: Any) -> None:
+        for path, secret in _secrets_in(document.data):
+            where = document.mark(path)
+            names = ", ".join(secret.names)
+            if not allowed(path):
+                message = f"secret {names} is used here, but secrets may only fill authConfig.fields"
+                hint = "put the secret in an authConfig.fields entry and use it in a header as {{fieldName}}"
+                self.problems.append(Diagnostic.error("secret-placement", message, where, path, hint))
+            elif not secret.known:
+                severity: Severity = "error" if self.require_secrets else "warning"
+                message = f"secret {names} is not set in the environment"
+                hint = f"export {secret.names[0]}=… before plan or apply"
+                self.problems.append(Diagnostic.at(severity, "secret-missing", message, where, path, hint))
+
+    def duplicate(self, document: Document, path: Path, what: str, first: Mark) -> None:
+        message = f"{what} is defined more than once (first at {first.file}:{first.line})"
+        self.problems.append(Diagnostic.error("duplicate", message, document.mark(path), path, "remove one of them"))
+
+    def report(self, document: Document, base: Path, violations: Sequence[rules.Violation]) -> None:
+        for v in violations:
+            path = (*base, *v.path)
+            self.problems.append(Diagnostic.error("rule", v.message, document.mark(path), path, v.suggestion))
+
+
+def compile_state(
+    checked: Sequence[Checked], *, require_secrets: bool = False
+) -> tuple[DesiredState, list[Diagnostic]]:
+    compiler = _Compiler(require_secrets)
+    compiler.compile(checked)
+    return compiler.state, compiler.problems
+
+
+def _dump(value: Any) -> dict[str, Any]:
+    data: dict[str, Any] = value.model_dump(mode="python", exclude_none=True)
+    data.pop("kind", None)
+    return data
+
+
+def _secrets_in(value: Any, path: Path = ()) -> Iterator[tuple[Path, Secret]]:
+    if isinstance(value, Secret):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _secrets_in(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _secrets_in(child, (*path, index))
+
+
+def _restore_secrets(checked: Any, original: Any) -> Any:
+    """``checked`` (validated with secrets hidden) with each ``Secret`` of ``original`` put back in its place."""
+    result = copy.deepcopy(checked)
+    for path, secret in _secrets_in(original):
+        target = result
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = secret
+    return result
+
+
+def _templated_view(document: Document, built: dict[str, Any]) -> Document:
+    """``document`` with positions re-keyed so that a built provider's fields point at their customization."""
+    marks = dict(document.marks)
+    key_marks = dict(document.key_marks)
+    for path, mark in document.marks.items():
+        if path[:1] != ("customizations",) or len(path) < 2:
+            continue
+        rest = path[1:]
+        target = rest if rest[0] in templates.TOP_LEVEL_CUSTOMIZATIONS else ("authConfig", "fields", *rest)
+        marks[target] = mark
+        if path in document.key_marks:
+            key_marks[target] = document.key_marks[path]
+    return Document(document.file, document.index, built, marks, key_marks)
+
+
+def _prefixed(problem: Diagnostic, prefix: str) -> Diagnostic:
+    return Diagnostic(
+        problem.severity,
+        problem.code,
+        prefix + problem.message,
+        problem.file,
+        problem.line,
+        problem.column,
+        problem.path,
+        problem.suggestion,
+    )

@@ -1,0 +1,235 @@
+"""Rendering: ``${{ expression }}`` in string values, evaluated in a Jinja sandbox.
+
+The one module that talks to Jinja. The delimiter is ``${{ }}`` rather than Jinja's ``{{ }}`` so the API's own
+``{{apiKey}}`` header placeholders pass through untouched. A string that is nothing but one expression keeps the
+expression's native type, so ``contextLength: ${{ vars.ctx }}`` is an int.
+
+Expressions see ``vars``, ``env`` and ``secret``. ``env`` and ``secret`` read only ``DPM_*`` variables: config
+files arrive in pull requests and must not read a CI runner's other secrets into a plan comment. A value that
+touched ``secret`` in any way becomes a ``Secret``, which never prints its value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from dpm.diagnostics import Diagnostic, Path
+from dpm.errors import RenderError
+from dpm.resources.secrets import short_fingerprint
+from dpm.yamlio import Document
+
+ENV_PREFIX = "DPM_"
+_SINGLE_EXPRESSION = re.compile(r"\$\{\{((?:(?!\}\}).)*)\}\}", re.DOTALL)
+_MARKERS = ("${{", "${%", "${#")
+_SAFE_FILTERS = frozenset(
+    {
+        *("abs", "capitalize", "count", "d", "default", "first", "float", "int", "join", "last", "length"),
+        *("list", "lower", "max", "min", "replace", "round", "sort", "string", "title", "tojson", "trim"),
+        *("unique", "upper", "urlencode"),
+    }
+)
+_MAX_SEQUENCE = 100_000
+_MAX_EXPONENT = 256
+_NATIVE_TYPES = (str, int, float, bool, list, dict, type(None))
+
+
+class Secret:
+    """A rendered value that came from ``secret.*``. Its value is reachable only through ``reveal()``."""
+
+    __slots__ = ("_value", "names")
+
+    def __init__(self, names: tuple[str, ...], value: str | None) -> None:
+        self.names = names
+        self._value = value
+
+    @property
+    def known(self) -> bool:
+        return self._value is not None
+
+    def reveal(self) -> str | None:
+        return self._value
+
+    def masked(self) -> str:
+        label = ", ".join(self.names)
+        if self._value is None:
+            return f"[secret {label}: not set]"
+        return f"[secret {label} {short_fingerprint(self._value)}]"
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked()})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and (self.names, self._value) == (other.names, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self.names)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, also bounded in the memory an expression can ask for."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and right > _MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+                if sized and len(sequence) * count > _MAX_SEQUENCE:
+                    raise SecurityError("repetition would build a value that is too large")
+        return super().call_binop(context, operator, left, right)
+
+
+def _environment() -> _Sandbox:
+    env = _Sandbox(
+        variable_start_string="${{",
+        variable_end_string="}}",
+        block_start_string="${%",
+        block_end_string="%}",
+        comment_start_string="${#",
+        comment_end_string="#}",
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.filters = {name: f for name, f in env.filters.items() if name in _SAFE_FILTERS}
+    env.globals = {"range": env.globals["range"]}
+    return env
+
+
+class _EnvNamespace:
+    """``env.NAME``: a non-secret ``DPM_*`` environment variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
+
+    def __getitem__(self, name: str) -> Any:
+        _check_name("env", name)
+        if name in self._environ:
+            return self._environ[name]
+        return jinja2.StrictUndefined(hint=f"environment variable {name} is not set")
+
+
+class _SecretNamespace:
+    """``secret.NAME``: a secret ``DPM_*`` environment variable; every read is recorded."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.read: list[str] = []
+        self.missing: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
+
+    def __getitem__(self, name: str) -> Any:
+        _check_name("secret", name)
+        self.read.append(name)
+        if name not in self._environ:
+            self.missing.append(name)
+            return ""
+        return self._environ[name]
+
+
+def _check_name(namespace: str, name: str) -> None:
+    if not name.startswith(ENV_PREFIX):
+        raise RenderError(
+            f"{namespace}.{name} is not readable: expressions read only {ENV_PREFIX}* environment variables",
+            f"export the value as {ENV_PREFIX}{name.upper()} and use {namespace}.{ENV_PREFIX}{name.upper()}",
+        )
+
+
+@dataclass
+class Renderer:
+    """Renders documents against one set of ``vars`` and one environment."""
+
+    vars: Mapping[str, Any]
+    environ: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        self._jinja = _environment()
+        self._secrets = _SecretNamespace(self.environ)
+        self._context = {"vars": self.vars, "env": _EnvNamespace(self.environ), "secret": self._secrets}
+        self._compiled: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+    def render(self, document: Document) -> tuple[Document, list[Diagnostic]]:
+        problems: list[Diagnostic] = []
+        data = self._walk(document, document.data, (), problems)
+        return replace(document, data=data), problems
+
+    def _walk(self, document: Document, value: Any, path: Path, problems: list[Diagnostic]) -> Any:
+        if isinstance(value, dict):
+            return {k: self._walk(document, v, (*path, k), problems) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(document, v, (*path, i), problems) for i, v in enumerate(value)]
+        if isinstance(value, str) and any(marker in value for marker in _MARKERS):
+            try:
+                return self.render_string(value)
+            except RenderError as exc:
+                problems.append(Diagnostic.error("expression", exc.message, document.mark(path), path, exc.hint))
+        return value
+
+    def render_string(self, text: str) -> Any:
+        """The value of ``text``; a ``Secret`` when any ``secret.*`` was read. Raises ``RenderError``."""
+        self._secrets.read, self._secrets.missing = [], []
+        try:
+            value = self._compile(text)(self._context)
+        except RenderError:
+            raise
+        except jinja2.TemplateSyntaxError as exc:
+            hint = "expressions look like ${{ vars.name }}"
+            raise RenderError(f"expression syntax error: {exc.message}", hint) from None
+        except jinja2.UndefinedError as exc:
+            raise RenderError(f"undefined: {exc.message}", _undefined_hint(self.vars)) from None
+        except SecurityError as exc:
+            raise RenderError(f"refused by the sandbox: {exc}") from None
+        except Exception as exc:  # an expression is user code: any failure is the user's to fix, not a crash
+            raise RenderError(f"expression failed: {type(exc).__name__}: {exc}") from None
+        if self._secrets.read:
+            names = tuple(dict.fromkeys(self._secrets.read))
+            return Secret(names, None if self._secrets.missing else str(value))
+        return value
+
+    def _compile(self, text: str) -> Callable[[Mapping[str, Any]], Any]:
+        compiled = self._compiled.get(text)
+        if compiled is None:
+            compiled = self._compiled[text] = self._build(text)
+        return compiled
+
+    def _build(self, text: str) -> Callable[[Mapping[str, Any]], Any]:
+        if "${%" in text:
+            raise RenderError("statements (${% … %}) are not supported; use an expression ${{ … }}")
+        single = _SINGLE_EXPRESSION.fullmatch(text)
+        if single is None:
+            template = self._jinja.from_string(text)
+            return template.render
+        expression = self._jinja.compile_expression(single.group(1), undefined_to_none=False)
+        return lambda context: _native(expression(context))
+
+
+def _native(value: Any) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises UndefinedError, carrying the sandbox's or the lookup's reason
+    if isinstance(value, tuple):
+        return list(value)
+    if not isinstance(value, _NATIVE_TYPES):
+        raise RenderError(f"expression gives a {type(value).__name__}, which a config value cannot hold")
+    return value
+
+
+def _undefined_hint(variables: Mapping[str, Any]) -> str:
+    if variables:
+        return f"defined vars: {', '.join(sorted(variables))}; set more in dpm.yaml, environments/, or --var"
+    return "define vars in dpm.yaml, environments/<env>.yaml, or with --var name=value"
