@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dpm.diagnostics import Diagnostic, Mark, Path, Severity
 from dpm.render import Secret
 from dpm.resources import models, rules, templates
 from dpm.resources.secrets import REDACTED, is_sensitive_field, short_fingerprint
-from dpm.validate import Checked, check_schema
+from dpm.validate import Checked, check_schema, rule_diagnostics, without_secrets
 from dpm.yamlio import Document
 
 
@@ -81,11 +81,6 @@ class _Compiler:
             self.duplicate(document, ("name",), f"template '{name}'", self.template_marks[name])
             return
         self.template_marks[name] = document.mark(())
-        capabilities = data["providerConfig"].get("capabilities") or {}
-        self.report(document, ("defaultModels",), rules.model_list_violations(data["defaultModels"]))
-        for index, model in enumerate(data["defaultModels"]):
-            found = rules.model_violations(model, capabilities.get("maxContextLength"))
-            self.report(document, ("defaultModels", index), found)
         self.state.templates[name] = data
 
     def add_provider(self, document: Document, provider: dict[str, Any]) -> None:
@@ -93,21 +88,9 @@ class _Compiler:
         if identifier in self.state.providers:
             self.duplicate(document, ("identifier",), f"provider '{identifier}'", self.state.origins[identifier])
             return
-        if not self.check_provider(document, provider):
-            return
         provider["models"] = sorted(provider.get("models", []), key=lambda m: str(m["identifier"]))
         self.state.providers[identifier] = provider
         self.state.origins[identifier] = document.mark(())
-
-    def check_provider(self, document: Document, provider: dict[str, Any]) -> bool:
-        before = len(self.problems)
-        self.report(document, (), rules.provider_violations(provider))
-        maximum = provider["capabilities"]["maxContextLength"]
-        models_ = provider.get("models", [])
-        self.report(document, ("models",), rules.model_list_violations(models_))
-        for index, model in enumerate(models_):
-            self.report(document, ("models", index), rules.model_violations(model, maximum))
-        return not any(p.severity == "error" for p in self.problems[before:])
 
     def add_templated(self, item: Checked) -> None:
         document = item.document
@@ -130,11 +113,12 @@ class _Compiler:
         self.problems += [_prefixed(p, prefix) for p in problems]
         if checked is None:
             return
-        provider = _restore_secrets(_dump(checked), built)
+        violations = [_customization_hint(v) for v in rules.provider_tree_violations(without_secrets(built))]
+        self.problems += [_prefixed(p, prefix) for p in rule_diagnostics(view, (), violations)]
+        if violations:
+            return
         self.state.built_from[value.identifier] = value.fromTemplate
-        before = len(self.problems)
-        self.add_provider(view, provider)
-        self.problems[before:] = [_prefixed(p, prefix) for p in self.problems[before:]]
+        self.add_provider(document, _restore_secrets(_dump(checked), built))
 
     def resolve_template(self, document: Document, ref: str) -> dict[str, Any] | None:
         if ref in self.state.templates:
@@ -166,11 +150,6 @@ class _Compiler:
     def duplicate(self, document: Document, path: Path, what: str, first: Mark) -> None:
         message = f"{what} is defined more than once (first at {first.file}:{first.line})"
         self.problems.append(Diagnostic.error("duplicate", message, document.mark(path), path, "remove one of them"))
-
-    def report(self, document: Document, base: Path, violations: Sequence[rules.Violation]) -> None:
-        for v in violations:
-            path = (*base, *v.path)
-            self.problems.append(Diagnostic.error("rule", v.message, document.mark(path), path, v.suggestion))
 
 
 def compile_state(
@@ -224,14 +203,11 @@ def _templated_view(document: Document, built: dict[str, Any]) -> Document:
     return Document(document.file, document.index, built, marks, key_marks)
 
 
+def _customization_hint(violation: rules.Violation) -> rules.Violation:
+    if violation.suggestion or violation.path[:2] != ("authConfig", "fields") or len(violation.path) != 3:
+        return violation
+    return replace(violation, suggestion=f"set {violation.path[2]} under customizations")
+
+
 def _prefixed(problem: Diagnostic, prefix: str) -> Diagnostic:
-    return Diagnostic(
-        problem.severity,
-        problem.code,
-        prefix + problem.message,
-        problem.file,
-        problem.line,
-        problem.column,
-        problem.path,
-        problem.suggestion,
-    )
+    return replace(problem, message=prefix + problem.message)

@@ -97,10 +97,10 @@ def load_file(path: Path) -> tuple[Document | None, list[Diagnostic]]:
     return (documents[0] if documents else None), problems
 
 
-def find_upwards(start: Path, names: Iterable[str]) -> Path | None:
-    """The first of ``names`` found in ``start`` or one of its parents."""
+def find_upwards(start: Path, names: Iterable[str], levels: int) -> Path | None:
+    """The first of ``names`` found in ``start`` or its parents, looking at most ``levels`` directories."""
     wanted = list(names)
-    for directory in [start, *start.parents]:
+    for directory in [start, *start.parents][:levels]:
         for name in wanted:
             candidate = directory / name
             if candidate.is_file():

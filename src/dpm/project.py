@@ -1,6 +1,7 @@
 """The project: ``dpm.yaml``, the chosen environment, and the variables that expressions see.
 
-``dpm.yaml`` is found in the directory of the first path given, or in one of its parents; ``environments/`` lies
+``dpm.yaml`` is found in the directory of the first path given, or in its parent (``dpm.yaml`` beside
+``providers.d/``); ``environments/`` lies
 beside it. Variables come from ``dpm.yaml``, then ``environments/<env>.yaml``, then ``--var``, each overriding
 the one before.
 """
@@ -51,7 +52,8 @@ def load_project(
     paths: Sequence[str], environment: str | None, variables: Sequence[str]
 ) -> tuple[Project, list[Diagnostic]]:
     start = _start_directory(paths)
-    config_path = find_upwards(start, sorted(PROJECT_FILES))
+    # Only the path's own directory and its parent: a stray dpm.yaml higher up must not change what a file means.
+    config_path = find_upwards(start, sorted(PROJECT_FILES), levels=2)
     project = Project(root=config_path.parent if config_path else None, environment=environment)
     problems: list[Diagnostic] = []
     if config_path is not None:

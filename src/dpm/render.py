@@ -22,6 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dpm.diagnostics import Diagnostic, Path
 from dpm.errors import RenderError
+from dpm.resources.rules import did_you_mean
 from dpm.resources.secrets import short_fingerprint
 from dpm.yamlio import Document
 
@@ -38,6 +39,8 @@ _SAFE_FILTERS = frozenset(
 _MAX_SEQUENCE = 100_000
 _MAX_EXPONENT = 256
 _NATIVE_TYPES = (str, int, float, bool, list, dict, type(None))
+_MISSING_ATTRIBUTE = re.compile(r"has no attribute '([^']*)'")
+_MISSING_NAME = re.compile(r"'([^']*)' is undefined")
 
 
 class Secret:
@@ -192,7 +195,7 @@ class Renderer:
             hint = "expressions look like ${{ vars.name }}"
             raise RenderError(f"expression syntax error: {exc.message}", hint) from None
         except jinja2.UndefinedError as exc:
-            raise RenderError(f"undefined: {exc.message}", _undefined_hint(self.vars)) from None
+            raise _undefined(exc.message or "undefined value", self.vars) from None
         except SecurityError as exc:
             raise RenderError(f"refused by the sandbox: {exc}") from None
         except Exception as exc:  # an expression is user code: any failure is the user's to fix, not a crash
@@ -229,7 +232,17 @@ def _native(value: Any) -> Any:
     return value
 
 
-def _undefined_hint(variables: Mapping[str, Any]) -> str:
-    if variables:
-        return f"defined vars: {', '.join(sorted(variables))}; set more in dpm.yaml, environments/, or --var"
-    return "define vars in dpm.yaml, environments/<env>.yaml, or with --var name=value"
+def _undefined(message: str, variables: Mapping[str, Any]) -> RenderError:
+    """A readable account of a StrictUndefined failure, naming what is defined."""
+    attribute = _MISSING_ATTRIBUTE.search(message)
+    if attribute and message.startswith("'dict object'"):
+        name = attribute.group(1)
+        defined = ", ".join(sorted(variables)) or "none"
+        hint = (
+            did_you_mean(name, variables) or f"defined vars: {defined}; set vars in dpm.yaml, environments/, or --var"
+        )
+        return RenderError(f"'{name}' is undefined", hint)
+    name = _MISSING_NAME.fullmatch(message)
+    if name:
+        return RenderError(f"'{name.group(1)}' is undefined", "expressions can read vars, env and secret")
+    return RenderError(message)

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 
 from dpm.diagnostics import Diagnostic, Path
 from dpm.render import Secret
-from dpm.resources import models
+from dpm.resources import models, rules
 from dpm.resources.rules import did_you_mean
 from dpm.yamlio import Document
 
@@ -35,6 +35,24 @@ _PATTERN_MESSAGES: dict[tuple[type[BaseModel], str], tuple[str, str]] = {
 }
 
 
+_MESSAGES = {
+    "int_type": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be greater than {gt}",
+    "string_too_short": "must be at least {min_length} character(s) long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "string_pattern_mismatch": "must match the pattern {pattern}",
+}
+
+
 @dataclass(frozen=True)
 class Checked:
     """A document that passed its schema: the source (for positions) and the typed value."""
@@ -44,17 +62,38 @@ class Checked:
 
 
 def check_documents(documents: Sequence[Document]) -> tuple[list[Checked], list[Diagnostic]]:
+    """Schema and per-document business rules for each document; the rules run even where the schema fails."""
     checked: list[Checked] = []
     problems: list[Diagnostic] = []
     for document in documents:
         model, found = document_model(document)
         problems += found
-        if model is not None:
-            value, found = check_schema(model, document)
-            problems += found
-            if value is not None:
-                checked.append(Checked(document, value))
+        if model is None:
+            continue
+        value, found = check_schema(model, document)
+        problems += found
+        problems += rule_diagnostics(document, (), _document_rules(model, without_secrets(document.data)))
+        if value is not None:
+            checked.append(Checked(document, value))
     return checked, problems
+
+
+def _document_rules(model: type[BaseModel], data: dict[str, Any]) -> list[rules.Violation]:
+    if model is models.ProviderDocument:
+        return rules.provider_tree_violations(data)
+    if model is models.ProviderTemplateDocument:
+        config = data.get("providerConfig")
+        capabilities = config.get("capabilities") if isinstance(config, dict) else None
+        template = {"capabilities": capabilities, "defaultModels": data.get("defaultModels")}
+        return [v for v in rules.provider_tree_violations(template, "defaultModels") if v.path[0] == "defaultModels"]
+    return []
+
+
+def rule_diagnostics(document: Document, base: Path, violations: Sequence[rules.Violation]) -> list[Diagnostic]:
+    return [
+        Diagnostic.error("rule", v.message, document.mark((*base, *v.path)), (*base, *v.path), v.suggestion)
+        for v in violations
+    ]
 
 
 def document_model(document: Document) -> tuple[type[BaseModel] | None, list[Diagnostic]]:
@@ -83,19 +122,19 @@ def check_schema(
     """``data`` (by default the whole document) validated as ``model``; ``base`` is its path in the document."""
     data = document.data if data is None else data
     try:
-        return model.model_validate(_without_secrets(data)), []
+        return model.model_validate(without_secrets(data)), []
     except ValidationError as exc:
         return None, [_diagnostic(model, document, base, error) for error in exc.errors()]
 
 
-def _without_secrets(value: Any) -> Any:
-    # Schema errors may echo a value; a secret must never be that value.
+def without_secrets(value: Any) -> Any:
+    """``value`` with every ``Secret`` replaced by a placeholder: what checks see, since errors may echo values."""
     if isinstance(value, Secret):
         return _PLACEHOLDER
     if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items()}
+        return {k: without_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
+        return [without_secrets(v) for v in value]
     return value
 
 
@@ -112,16 +151,21 @@ def _diagnostic(model: type[BaseModel], document: Document, base: Path, error: E
         return Diagnostic.error("required", f"missing required key '{name}'", where, path)
     if kind == "string_pattern_mismatch":
         owner = _owner(model, error["loc"][:-1])
-        known = _PATTERN_MESSAGES.get((owner, str(error["loc"][-1]))) if owner else None
+        name = str(error["loc"][-1])
+        known = next((m for (c, f), m in _PATTERN_MESSAGES.items() if f == name and _is_sub(owner, c)), None)
         if known:
             return Diagnostic.error("pattern", known[0], document.mark(path), path, known[1])
-    message = error["msg"]
+    message = _MESSAGES[kind].format(**error.get("ctx", {})) if kind in _MESSAGES else error["msg"]
     hint = None
     if kind == "literal_error":
         expected = _literal_values(model, error["loc"])
         message = "must be one of: " + ", ".join(str(e) for e in expected)
         hint = did_you_mean(str(error["input"]), [str(e) for e in expected])
     return Diagnostic.error(_code(kind), f"{message}, got {_describe(error['input'])}", document.mark(path), path, hint)
+
+
+def _is_sub(owner: type[BaseModel] | None, cls: type[BaseModel]) -> bool:
+    return owner is not None and issubclass(owner, cls)
 
 
 def _code(kind: str) -> str:

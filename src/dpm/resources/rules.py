@@ -10,7 +10,7 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,13 +40,18 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean '{matches[0]}'?" if matches else None
 
 
+def _mapping(value: object) -> Mapping[str, Any]:
+    # Rules also run on data that failed its schema, so that one run reports every problem.
+    return value if isinstance(value, Mapping) else {}
+
+
 def provider_violations(provider: Mapping[str, Any]) -> list[Violation]:
     """Rules for one provider: endpoint URLs, auth config consistency and header placeholders."""
     found = _url_violations(("apiEndpoint",), provider.get("apiEndpoint"))
-    auth = provider.get("authConfig") or {}
+    auth = _mapping(provider.get("authConfig"))
     found += _url_violations(("authConfig", "testEndpoint"), auth.get("testEndpoint"))
     method = provider.get("authMethod")
-    if auth.get("type") != method:
+    if "authConfig" in provider and method in REQUIRED_AUTH_FIELDS and auth.get("type") != method:
         found.append(
             Violation(
                 ("authConfig", "type"),
@@ -55,8 +60,10 @@ def provider_violations(provider: Mapping[str, Any]) -> list[Violation]:
                 f"set authConfig.type to '{method}'",
             )
         )
-    found += _auth_field_violations(str(method), auth.get("fields") or {})
-    found += _placeholder_violations(auth.get("fields") or {}, auth.get("headers") or {})
+    fields = _mapping(auth.get("fields"))
+    if "authConfig" in provider:
+        found += _auth_field_violations(str(method), fields)
+    found += _placeholder_violations(fields, _mapping(auth.get("headers")))
     return found
 
 
@@ -89,7 +96,7 @@ def _auth_field_violations(method: str, fields: Mapping[str, Any]) -> list[Viola
 def _placeholder_violations(fields: Mapping[str, Any], headers: Mapping[str, str]) -> list[Violation]:
     found = []
     for header, value in headers.items():
-        for name in PLACEHOLDER.findall(value):
+        for name in PLACEHOLDER.findall(value if isinstance(value, str) else ""):
             if name not in fields:
                 hint = did_you_mean(name, fields)
                 found.append(
@@ -106,7 +113,7 @@ def _placeholder_violations(fields: Mapping[str, Any], headers: Mapping[str, str
 def model_violations(model: Mapping[str, Any], provider_max_context: int | None) -> list[Violation]:
     """Rules for one model against its provider."""
     length = model.get("contextLength")
-    if provider_max_context is not None and isinstance(length, int) and length > provider_max_context:
+    if isinstance(provider_max_context, int) and isinstance(length, int) and length > provider_max_context:
         return [
             Violation(
                 ("contextLength",),
@@ -121,10 +128,11 @@ def model_violations(model: Mapping[str, Any], provider_max_context: int | None)
 def model_list_violations(models: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """Rules across a provider's models: unique identifiers and at most one default."""
     found = []
-    counts = Counter(m.get("identifier") for m in models)
+    models = [_mapping(m) for m in models]
+    counts = Counter(str(m.get("identifier")) for m in models)
     seen: set[object] = set()
     for index, model in enumerate(models):
-        identifier = model.get("identifier")
+        identifier = str(model.get("identifier"))
         if counts[identifier] > 1 and identifier in seen:
             found.append(
                 Violation(
@@ -134,7 +142,7 @@ def model_list_violations(models: Sequence[Mapping[str, Any]]) -> list[Violation
                 )
             )
         seen.add(identifier)
-    defaults = [i for i, m in enumerate(models) if m.get("isDefault")]
+    defaults = [i for i, m in enumerate(models) if m.get("isDefault") is True]
     for index in defaults[1:]:
         first = models[defaults[0]].get("identifier")
         found.append(
@@ -145,4 +153,17 @@ def model_list_violations(models: Sequence[Mapping[str, Any]]) -> list[Violation
                 "set isDefault: true on one model only",
             )
         )
+    return found
+
+
+def provider_tree_violations(provider: Mapping[str, Any], models_key: str = "models") -> list[Violation]:
+    """Every rule for a provider and the models it lists under ``models_key``."""
+    found = provider_violations(provider)
+    models = provider.get(models_key)
+    if not isinstance(models, list):
+        return found
+    maximum = _mapping(provider.get("capabilities")).get("maxContextLength")
+    found += [replace(v, path=(models_key, *v.path)) for v in model_list_violations(models)]
+    for index, model in enumerate(models):
+        found += [replace(v, path=(models_key, index, *v.path)) for v in model_violations(_mapping(model), maximum)]
     return found

@@ -1,0 +1,43 @@
+"""Shared fixtures: run the real ``dpm`` entry point in-process, with a clean environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dpm.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    exit_code: int
+    out: str
+    err: str
+
+
+RunDpm = Callable[..., Run]
+
+
+@pytest.fixture(autouse=True)
+def _no_dpm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the DPM_* variables they set themselves."""
+    for name in list(os.environ):
+        if name.startswith("DPM_") or name == "CI":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def dpm(capsys: pytest.CaptureFixture[str]) -> RunDpm:
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
