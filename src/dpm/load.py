@@ -27,9 +27,10 @@ class Loaded:
 def display_name(path: Path) -> str:
     """A path as the user would write it: relative to the working directory when it lies below it."""
     try:
-        return os.path.relpath(path)
+        relative = os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
+    return str(path.resolve()) if relative.startswith("..") else relative
 
 
 def config_files(paths: Sequence[str]) -> list[Path]:

@@ -84,6 +84,13 @@ def load_documents(name: str, text: str) -> tuple[list[Document], list[Diagnosti
         return documents, [problem for document in documents for problem in document.problems]
     except yaml.MarkedYAMLError as exc:
         return documents, [_syntax_diagnostic(name, exc)]
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"character U+{code:04X} is not allowed in YAML"
+        hint = "remove control characters from the file"
+        return documents, [Diagnostic.error("yaml-syntax", message, Mark(name, line, column), hint=hint)]
     except yaml.YAMLError as exc:
         return documents, [Diagnostic.error("yaml-syntax", f"invalid YAML: {exc}", Mark(name, 1, 1))]
     except _Problems as problem:

@@ -1,0 +1,61 @@
+"""Hostile input through the real ``dpm`` executable: refused with a clear message, and cheaply.
+
+Memory is measured as the child's peak RSS. The time bound here is only a guard against a hang; the measured
+times are in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DPM = Path(sys.executable).with_name("dpm")
+MEMORY_LIMIT_MB = 200
+
+
+def _wait_and_measure(args: list[str], cwd: Path) -> tuple[int, str, float]:
+    process = subprocess.Popen([str(DPM), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    output = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    return process.returncode, output, usage.ru_maxrss / 1024
+
+
+def test_alias_bomb_is_rejected_cheaply(tmp_path: Path) -> None:
+    lines = ["kind: Provider", "lol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"lol{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    code, output, peak = _wait_and_measure(["validate", "bomb.yaml"], tmp_path)
+    assert code == 1
+    assert "bomb.yaml:1:1: error: YAML aliases expand this document to" in output
+    assert peak < MEMORY_LIMIT_MB
+
+
+def test_fifty_megabyte_file_is_rejected_cheaply(tmp_path: Path) -> None:
+    line = b"description: " + b"x" * 80 + b"\n"
+    with (tmp_path / "huge.yaml").open("wb") as file:
+        for _ in range(50 * 1024 * 1024 // len(line) + 1):
+            file.write(line)
+    code, output, peak = _wait_and_measure(["validate", "huge.yaml"], tmp_path)
+    assert code == 1
+    assert "huge.yaml:1:1: error: file is 50.0 MiB; dpm reads config files of at most 20 MiB" in output
+    assert peak < MEMORY_LIMIT_MB
+
+
+def test_binary_garbage_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "garbage.yaml").write_bytes(bytes(range(256)) * 4)
+    code, output, _ = _wait_and_measure(["validate", "garbage.yaml"], tmp_path)
+    assert code == 1
+    assert "garbage.yaml:2:118: error: file is not UTF-8: byte 0x80 cannot be decoded" in output
+
+
+def test_control_characters_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "nul.yaml").write_bytes(b"kind: Provider\nname: a\x00b\n")
+    code, output, _ = _wait_and_measure(["validate", "nul.yaml"], tmp_path)
+    assert code == 1
+    assert "nul.yaml:2:8: error: character U+0000 is not allowed in YAML" in output
+    assert "Traceback" not in output

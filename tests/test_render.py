@@ -1,0 +1,107 @@
+"""Rendering ${{ }} expressions: native types, contexts, DPM_-only environment, secrets, and the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dpm.errors import RenderError
+from dpm.render import Renderer, Secret
+from dpm.yamlio import load_documents
+
+CANARY = "sk-canary-render-0123456789"
+
+
+@pytest.fixture
+def renderer() -> Renderer:
+    environ = {"DPM_REGION": "eu", "DPM_KEY": CANARY, "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "aws"}
+    return Renderer({"ctx": 8192, "name": "acme", "flags": {"beta": True}}, environ)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${{ vars.ctx }}", 8192),
+        ("${{vars.ctx}}", 8192),
+        ("${{ vars.ctx * 2 }}", 16384),
+        ("${{ vars.flags.beta }}", True),
+        ("${{ vars.name | upper }}", "ACME"),
+        ("id-${{ vars.name }}", "id-acme"),
+        ("${{ vars.ctx }}-${{ vars.name }}", "8192-acme"),
+        ("${{ env.DPM_REGION }}", "eu"),
+        ("${{ env.DPM_MISSING | default('us') }}", "us"),
+        ("Bearer {{apiKey}}", "Bearer {{apiKey}}"),
+        ("{{apiKey}} ${{ vars.name }}", "{{apiKey}} acme"),
+        ("${# a comment #}plain", "plain"),
+    ],
+)
+def test_expressions(renderer: Renderer, text: str, expected: Any) -> None:
+    assert renderer.render_string(text) == expected
+
+
+def test_secret_keeps_its_value_out_of_every_printed_form(renderer: Renderer) -> None:
+    value = renderer.render_string("${{ secret.DPM_KEY }}")
+    assert isinstance(value, Secret)
+    assert value.reveal() == CANARY
+    for shown in (str(value), repr(value), value.masked(), f"{value}"):
+        assert CANARY not in shown
+        assert "DPM_KEY" in shown
+
+
+def test_anything_derived_from_a_secret_is_a_secret(renderer: Renderer) -> None:
+    embedded = renderer.render_string("prefix-${{ secret.DPM_KEY }}")
+    length = renderer.render_string("${{ secret.DPM_KEY | length }}")
+    assert isinstance(embedded, Secret)
+    assert embedded.reveal() == f"prefix-{CANARY}"
+    assert isinstance(length, Secret)
+
+
+def test_missing_secret_is_an_unknown_secret_not_an_error(renderer: Renderer) -> None:
+    value = renderer.render_string("${{ secret.DPM_NOT_SET }}")
+    assert isinstance(value, Secret)
+    assert not value.known
+    assert "not set" in value.masked()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("${{ env.HOME }}", "env.HOME is not readable"),
+        ("${{ env['HOME'] }}", "env.HOME is not readable"),
+        ("${{ secret.AWS_SECRET_ACCESS_KEY }}", "secret.AWS_SECRET_ACCESS_KEY is not readable"),
+        ("${{ env.DPM_MISSING }}", "environment variable DPM_MISSING is not set"),
+        ("${{ vars.nmae }}", "'nmae' is undefined"),
+        ("${{ nope }}", "'nope' is undefined"),
+        ("${{ vars.ctx + }}", "expression syntax error"),
+        ("${{ ''.__class__.__mro__ }}", "refused by the sandbox"),
+        ("${{ vars.__class__ }}", "refused by the sandbox"),
+        ("${{ 'x' * 1000000000 }}", "too large"),
+        ("${{ [1] * 1000000000 }}", "too large"),
+        ("${{ 9 ** 999999 }}", "too large"),
+        ("${{ range(3) }}", "cannot hold"),
+        ("${{ 1 / 0 }}", "ZeroDivisionError"),
+        ("${% for x in range(9) %}x${% endfor %}", "statements"),
+        ("${{ lipsum(1000000) }}", "'lipsum' is undefined"),
+        ("${{ 'x' | center(1000000000) }}", "No filter named 'center'"),
+    ],
+)
+def test_refusals_are_render_errors(renderer: Renderer, text: str, message: str) -> None:
+    with pytest.raises(RenderError) as raised:
+        renderer.render_string(text)
+    assert message in raised.value.message
+
+
+def test_undefined_var_suggests_the_closest_name(renderer: Renderer) -> None:
+    with pytest.raises(RenderError) as raised:
+        renderer.render_string("${{ vars.nmae }}")
+    assert raised.value.hint == "did you mean 'name'?"
+
+
+def test_render_document_reports_each_failure_at_its_value(renderer: Renderer) -> None:
+    (document,), _ = load_documents("f.yaml", "a: ${{ vars.ctx }}\nb:\n  - ${{ env.HOME }}\n  - ok\n")
+    rendered, problems = renderer.render(document)
+    assert rendered.data == {"a": 8192, "b": ["${{ env.HOME }}", "ok"]}
+    (problem,) = problems
+    assert (problem.line, problem.column, problem.path) == (3, 5, "b[0]")
+    assert document.data["a"] == "${{ vars.ctx }}"  # the source document is left as it was
