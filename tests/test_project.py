@@ -1,0 +1,60 @@
+"""dpm.yaml, environments and --var: where vars come from and how problems in them are reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dpm.errors import UsageError
+from dpm.project import load_project, parse_var
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ctx=8192", ("ctx", 8192)), ("on=true", ("on", True)), ("name=acme", ("name", "acme")), ("e=", ("e", ""))],
+)
+def test_var_values_are_yaml_scalars(text: str, expected: tuple[str, object]) -> None:
+    assert parse_var(text) == expected
+
+
+def test_var_keeps_structured_text_as_a_string() -> None:
+    assert parse_var("list=[1, 2]") == ("list", "[1, 2]")
+
+
+def test_precedence_dpm_yaml_then_environment_then_var(tmp_path: Path) -> None:
+    (tmp_path / "providers.d").mkdir()
+    (tmp_path / "dpm.yaml").write_text("registry: http://a/api\nvars: {a: 1, b: 1, c: 1}\n")
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "prod.yaml").write_text("registry: http://b/api\nvars: {b: 2, c: 2}\n")
+    project, problems = load_project([str(tmp_path / "providers.d")], "prod", ["c=3"])
+    assert problems == []
+    assert project.vars == {"a": 1, "b": 2, "c": 3}
+    assert project.registry == "http://b/api"
+    assert project.root == tmp_path.resolve()
+
+
+def test_problems_in_dpm_yaml_are_diagnostics(tmp_path: Path) -> None:
+    (tmp_path / "dpm.yaml").write_text("vars: {}\nprune: maybe\nmaxDelete: 3\n")
+    project, problems = load_project([str(tmp_path)], None, [])
+    assert {(p.line, p.code) for p in problems} == {(2, "type"), (3, "unknown-key")}
+    assert next(p for p in problems if p.code == "unknown-key").suggestion == "did you mean 'maxDeletes'?"
+    assert project.settings.maxDeletes == 5
+
+
+def test_dpm_yaml_higher_up_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "dpm.yaml").write_text("vars: {a: 1}\n")
+    deep = tmp_path / "x" / "y"
+    deep.mkdir(parents=True)
+    project, _ = load_project([str(deep)], None, [])
+    assert project.root is None
+    assert project.vars == {}
+
+
+def test_unknown_environment_lists_the_known_ones(tmp_path: Path) -> None:
+    (tmp_path / "dpm.yaml").write_text("{}\n")
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "staging.yaml").write_text("vars: {}\n")
+    with pytest.raises(UsageError) as raised:
+        load_project([str(tmp_path)], "stagign", [])
+    assert raised.value.hint == "did you mean 'staging'?"
