@@ -37,10 +37,22 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
             module, _, name = self.lazy[cmd_name].partition(":")
-            command = getattr(importlib.import_module(module), name)
+            try:
+                command = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError) as exc:
+                return _unavailable(cmd_name, exc)
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+
+def _unavailable(name: str, reason: Exception) -> click.Command:
+    """A command whose module cannot be imported: help still lists it, and running it says why."""
+
+    def fail() -> None:
+        raise DpmError(f"dpm {name} is unavailable: {reason}", "reinstall dpm: pip install -e .")
+
+    return click.Command(name, callback=fail, help="(unavailable in this installation)")
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
