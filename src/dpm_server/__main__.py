@@ -1,0 +1,3 @@
+from dpm_server.cli import main
+
+main()

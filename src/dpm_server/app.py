@@ -1,0 +1,103 @@
+"""``create_app(settings)``: builds one registry server. Each call has its own engine, keys and state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from dpm_server import logs
+from dpm_server.auth import users
+from dpm_server.auth.sessions import TokenPolicy
+from dpm_server.auth.tokens import TokenCodec, generate_signing_key
+from dpm_server.context import AppContext
+from dpm_server.db import migrate
+from dpm_server.db.engine import Database, make_engine
+from dpm_server.http import handlers
+from dpm_server.http.edge import Edge
+from dpm_server.http.ratelimit import MemoryRateLimiter, parse_networks
+from dpm_server.keyfiles import load_or_create_key
+from dpm_server.openapi import build_openapi
+from dpm_server.routers import auth, bulk, models, providers, registry, templates
+from dpm_server.secretbox import SecretBox
+from dpm_server.services.registry import Registry
+from dpm_server.services.templates import seed_system_templates
+from dpm_server.settings import Settings
+
+EMBEDDED_ADMIN = "dpm-embedded"
+DESCRIPTION = """The Dynamic Provider Management API, as served by dpm.
+
+Every /api/admin route needs an admin JWT (`Authorization: Bearer <token>` from `POST /api/auth/login`).
+Errors use one envelope: `{"error": {code, message, field?, suggestions?, validationErrors?, details?},
+"timestamp", "requestId"}`."""
+
+
+def _version() -> str:
+    try:
+        return version("dpm")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _context(settings: Settings) -> AppContext:
+    db = Database(make_engine(settings.resolved_database_url))
+    migrate.upgrade(db.engine)
+    box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir / "secret.key", SecretBox.generate_key))
+    codec = TokenCodec(load_or_create_key(settings.jwt_secret, settings.data_dir / "jwt.key", generate_signing_key))
+    with db.write() as session:
+        seed_system_templates(session, box=box)
+        password = settings.admin_password.get_secret_value() if settings.admin_password else None
+        users.ensure_first_admin(
+            session, username=settings.admin_username, password=password, email=settings.admin_email
+        )
+    policy = TokenPolicy(codec, settings.access_token_ttl, settings.refresh_token_ttl)
+    return AppContext(settings, db, box, policy, Registry())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The registry app: migrates the database, seeds the system templates and the first admin, wires routes."""
+    settings = settings or Settings.from_env()
+    logs.configure(settings.debug)
+    context = _context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.db.dispose()
+
+    app = FastAPI(
+        title="Dynamic Provider Management API",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        separate_input_output_schemas=False,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    handlers.install(app)
+    # Fixed-path routes first, so that /providers/export is never read as /providers/{id}.
+    for module in (auth, bulk, registry, providers, models, templates):
+        app.include_router(module.router)
+    app.add_middleware(
+        Edge,
+        limiter=MemoryRateLimiter(settings.rate_limit),
+        login_limiter=MemoryRateLimiter(settings.login_rate_limit),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
+    return app
+
+
+def embedded_admin_token(app: FastAPI) -> str:
+    """An admin access token for an in-process caller (the embedded registry): no password, no login request."""
+    context: AppContext = app.state.context
+    with context.db.write() as session:
+        user = users.ensure_service_admin(session, username=EMBEDDED_ADMIN)
+        user_id = user.id
+    return context.tokens.codec.mint(user_id, "access", context.settings.access_token_ttl).token

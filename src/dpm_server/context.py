@@ -1,0 +1,20 @@
+"""What one app instance holds: its settings, database, keys and in-memory state. Never a module global."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dpm_server.auth.sessions import TokenPolicy
+from dpm_server.db.engine import Database
+from dpm_server.secretbox import SecretBox
+from dpm_server.services.registry import Registry
+from dpm_server.settings import Settings
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: Settings
+    db: Database
+    box: SecretBox
+    tokens: TokenPolicy
+    registry: Registry

@@ -1,0 +1,1 @@
+"""The HTTP edge: middleware, rate limiting, error rendering and the route dependencies."""

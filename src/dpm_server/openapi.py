@@ -1,0 +1,94 @@
+"""The served OpenAPI document: FastAPI's, plus the truth about errors and headers.
+
+Every operation declares the error responses it can give, all in the guide's envelope, and every response
+declares the rate-limit headers and ``X-Request-ID``, so that generated clients and fuzzers see what the server
+really sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from dpm_server.schemas.responses import ErrorResponse
+
+_ERRORS = {
+    "400": "Invalid input: the body is not a JSON object, a parameter or one field has the wrong format, "
+    "or a system resource cannot be changed",
+    "401": "Missing, invalid or expired token",
+    "403": "Admin role required",
+    "404": "No such resource",
+    "409": "Already exists, or conflicts with the current state",
+    "412": "If-Match does not match the current etag",
+    "413": "Request body too large",
+    "415": "Request bodies must be application/json",
+    "422": "Validation failed; validationErrors lists every failure",
+    "429": "Rate limit exceeded",
+    "500": "Unexpected error (no detail is ever disclosed)",
+}
+_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window",
+        "schema": {"type": "string", "pattern": r"^\d+$"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in this window",
+        "schema": {"type": "string", "pattern": r"^\d+$"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When the window resets (ISO-8601 UTC)",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "X-Request-ID": {"description": "The request id, also in error bodies", "schema": {"type": "string"}},
+}
+_RETRY_AFTER = {"description": "Seconds to wait", "schema": {"type": "string", "pattern": r"^\d+$"}}
+
+
+def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+    codes = {"429", "500"}
+    params = {p.get("in") for p in operation.get("parameters", [])}
+    if path.startswith("/api/admin"):
+        codes |= {"400", "401", "403"}
+    if path.startswith("/api/auth"):
+        codes |= {"401"}
+    if "requestBody" in operation:
+        codes |= {"400", "413", "415", "422"}
+    if "query" in params or "header" in params:
+        codes |= {"400"}
+    if "path" in params:
+        codes |= {"404"}
+    if method in ("post", "put", "delete") and path.startswith("/api/admin"):
+        codes |= {"409"}
+    if method in ("put", "delete"):
+        codes |= {"412"}
+    return sorted(codes)
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas["ErrorResponse"] = error_schema
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    components["headers"] = _HEADERS
+    header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in _HEADERS}
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for code in _codes(path, method, operation):
+                responses[code] = {
+                    "description": _ERRORS[code],
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+                }
+            for code, response in responses.items():
+                response["headers"] = dict(header_refs) | ({"Retry-After": _RETRY_AFTER} if code == "429" else {})
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,61 @@
+"""Models: ``/api/admin/providers/{providerId}/models`` and ``/api/admin/models/{id}``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from dpm_server.http.deps import Context, IfMatch, get_admin
+from dpm_server.routers import no_content, ok
+from dpm_server.schemas.requests import ModelCreate, ModelUpdate
+from dpm_server.schemas.responses import ConnectivityResult, ModelOut
+from dpm_server.services import connectivity, models
+
+router = APIRouter(prefix="/api/admin", tags=["Model Management"], dependencies=[Depends(get_admin)])
+
+
+@router.get("/providers/{providerId}/models", response_model=list[ModelOut])
+def list_models(
+    providerId: str,
+    context: Context,
+    status: Annotated[Literal["active", "inactive", "deprecated"] | None, Query()] = None,
+) -> JSONResponse:
+    with context.db.read() as session:
+        return ok(models.list_models(session, provider_id=providerId, status=status))
+
+
+@router.post("/providers/{providerId}/models", status_code=201, response_model=ModelOut)
+def create_model(providerId: str, body: ModelCreate, context: Context) -> JSONResponse:
+    """Adds a model; its contextLength may not exceed the provider's maxContextLength."""
+    with context.db.change() as session:
+        view = models.create_model(session, provider_id=providerId, body=body)
+    return ok(view, 201)
+
+
+@router.get("/models/{id}", response_model=ModelOut)
+def get_model(id: str, context: Context) -> JSONResponse:
+    with context.db.read() as session:
+        return ok(models.get_model(session, model_id=id))
+
+
+@router.put("/models/{id}", response_model=ModelOut)
+def update_model(id: str, body: ModelUpdate, context: Context, if_match: IfMatch = None) -> JSONResponse:
+    with context.db.change() as session:
+        view = models.update_model(session, model_id=id, body=body, if_match=if_match)
+    return ok(view)
+
+
+@router.delete("/models/{id}", status_code=204)
+def delete_model(id: str, context: Context, if_match: IfMatch = None) -> Response:
+    with context.db.change() as session:
+        models.delete_model(session, model_id=id, if_match=if_match)
+    return no_content()
+
+
+@router.post("/models/{id}/test", response_model=ConnectivityResult)
+def test_model(id: str, context: Context) -> JSONResponse:
+    """Model availability test. Not implemented in this version: answers success=false and says so."""
+    with context.db.write() as session:
+        return ok(connectivity.run_model_test(session, model_id=id))

@@ -1,0 +1,25 @@
+"""``/api/admin/providers/registry-status`` and ``/refresh-registry``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from dpm_server.http.deps import Context, get_admin
+from dpm_server.routers import ok
+from dpm_server.schemas.responses import RegistryRefresh, RegistryStatus
+from dpm_server.services import registry
+
+router = APIRouter(prefix="/api/admin/providers", tags=["Registry Management"], dependencies=[Depends(get_admin)])
+
+
+@router.post("/refresh-registry", response_model=RegistryRefresh)
+def refresh_registry(context: Context) -> JSONResponse:
+    with context.db.read() as session:
+        return ok(registry.refresh(session, registry=context.registry))
+
+
+@router.get("/registry-status", response_model=RegistryStatus)
+def registry_status(context: Context) -> JSONResponse:
+    with context.db.read() as session:
+        return ok(registry.status(session, registry=context.registry))

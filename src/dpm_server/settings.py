@@ -1,0 +1,94 @@
+"""Server settings: one pydantic model, read from ``DPM_SERVER_*`` environment variables and command-line flags.
+
+Every setting is documented in ``docs/server.md``. Nothing here is a module global: ``create_app`` takes a
+``Settings`` value, so each test (and the embedded registry) builds its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+ENV_PREFIX = "DPM_SERVER_"
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+# Settings read from variables outside the DPM_SERVER_ prefix, as the guide and the issue name them.
+_EXTRA_ENV = {
+    "admin_username": "DPM_ADMIN_USERNAME",
+    "admin_password": "DPM_ADMIN_PASSWORD",
+    "admin_email": "DPM_ADMIN_EMAIL",
+    "debug": "DEBUG",
+}
+
+
+class Rate(BaseModel):
+    """``<requests>/<seconds>``: at most ``requests`` in a window of ``seconds``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requests: int = Field(ge=1)
+    seconds: int = Field(ge=1)
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        match = _RATE.match(text)
+        if not match:
+            raise ValueError(f"rate limit must look like <requests>/<seconds>, e.g. 100/900, not {text!r}")
+        return cls(requests=int(match[1]), seconds=int(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.seconds}"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Field(default=Path(".dpm"), description="Holds the SQLite file and generated key files.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under data_dir.")
+    secret_key: SecretStr | None = Field(default=None, description="Fernet key for secrets at rest.")
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 signing key for tokens.")
+    access_token_ttl: int = Field(default=3600, ge=60)
+    refresh_token_ttl: int = Field(default=7 * 24 * 3600, ge=60)
+    rate_limit: Rate = Rate(requests=100, seconds=900)
+    login_rate_limit: Rate = Rate(requests=10, seconds=900)
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+    admin_email: str | None = None
+    debug: str | None = Field(default=None, description="DEBUG namespaces, e.g. dynamic-providers:*")
+
+    @field_validator("rate_limit", "login_rate_limit", mode="before")
+    @classmethod
+    def _parse_rate(cls, value: object) -> object:
+        return Rate.parse(value) if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'registry.db'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment, with ``overrides`` (command-line flags) winning; None means unset."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            key = _EXTRA_ENV.get(name, ENV_PREFIX + name.upper())
+            if environ.get(key):
+                values[name] = environ[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
