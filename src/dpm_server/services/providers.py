@@ -21,7 +21,7 @@ def model_counts(session: Session, provider_ids: list[str] | None = None) -> dic
     query = select(Model.provider_id, func.count()).group_by(Model.provider_id)
     if provider_ids is not None:
         query = query.where(Model.provider_id.in_(provider_ids))
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 def view(session: Session, row: Provider) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class Registry:
                 Model, (Model.provider_id == Provider.id) & (Model.status == "active")
             )
             models: dict[str, list[str]] = {}
-            for provider, model in session.execute(active.where(Provider.status == "active")).tuples():
+            for provider, model in session.execute(active.where(Provider.status == "active")):
                 models.setdefault(provider, []).extend([model] if model else [])
             return Snapshot(revision, models, utcnow())
         except SQLAlchemyError as exc:
