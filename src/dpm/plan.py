@@ -1,0 +1,92 @@
+"""The plan: a value that says exactly what apply will do, computed once and never recomputed by apply.
+
+Its JSON form (``dpm plan --format json``) is versioned; ``schemas/plan.schema.json`` describes it. A plan holds
+no secret values: a secret shows as ``(sensitive value)``, and its comparison with the registry as a status.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT_VERSION = 1
+
+Action = Literal["create", "update", "delete"]
+Kind = Literal["template", "provider", "model"]
+LEVELS: tuple[Kind, ...] = ("template", "provider", "model")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FieldChange(_Frozen):
+    path: str = Field(description="Dotted path of the field, e.g. capabilities.maxContextLength.")
+    before: Any = None
+    after: Any = None
+
+
+class SecretNote(_Frozen):
+    field: str = Field(description="The authConfig.fields name.")
+    status: Literal["same", "changed", "unknown", "added", "removed"]
+
+
+class Change(_Frozen):
+    action: Action
+    kind: Kind
+    provider: str | None = Field(default=None, description="The provider identifier, for a model.")
+    identifier: str = Field(description="Provider or model identifier, or template name.")
+    fields: list[FieldChange] = Field(default_factory=list, description="For create: every field; else the diff.")
+    secrets: list[SecretNote] = Field(default_factory=list)
+    liveId: str | None = Field(default=None, description="The registry's id of the object, when it exists.")
+    etag: str | None = Field(default=None, description="The live object's etag, when the registry sends one.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.identifier}" if self.provider else self.identifier
+
+    def order(self) -> tuple[int, int, str]:
+        """Creates and updates run templates → providers → models; deletes run the other way."""
+        level = LEVELS.index(self.kind)
+        return (1, -level, self.key) if self.action == "delete" else (0, level, self.key)
+
+
+class Counts(_Frozen):
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.create + self.update + self.delete
+
+
+class RequestCost(_Frozen):
+    plan: int = Field(description="Requests made to compute this plan.")
+    apply: int = Field(description="Requests the apply will make, including its final verification.")
+    remaining: int | None = Field(default=None, description="The registry's remaining quota, when it says.")
+    limit: int | None = None
+    resetsAt: str | None = None
+
+
+class Plan(_Frozen):
+    formatVersion: int = PLAN_FORMAT_VERSION
+    target: str = Field(description="The registry this plan was computed against.")
+    liveRevision: int | None = Field(default=None, description="The registry's revision when it was read.")
+    changes: list[Change] = Field(default_factory=list)
+    counts: Counts = Field(default_factory=Counts)
+    warnings: list[str] = Field(default_factory=list)
+    requests: RequestCost
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+def count(changes: list[Change]) -> Counts:
+    return Counts(
+        create=sum(c.action == "create" for c in changes),
+        update=sum(c.action == "update" for c in changes),
+        delete=sum(c.action == "delete" for c in changes),
+    )
