@@ -6,6 +6,7 @@ It is plain ASGI so that every response, including the ones it produces itself (
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -15,13 +16,14 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dpm_server.errors import ApiError, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from dpm_server.errors import ApiError, InternalError, InvalidInput, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from dpm_server.http.handlers import render
 from dpm_server.http.ratelimit import Decision, IPNetwork, RateLimiter, client_ip
 from dpm_server.logs import get_logger
 
 LOGIN_PATH = "/api/auth/login"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 log = get_logger("http")
 
@@ -124,7 +126,20 @@ class Edge:
             return receive, UnsupportedMediaType(
                 "Request bodies must be JSON", suggestions=["Send the header Content-Type: application/json"]
             )
-        return _replay(body, receive), None
+        return _replay(body, receive), _unreadable(body)
+
+
+def _unreadable(body: bytes) -> ApiError | None:
+    """Bodies that would parse as JSON yet break later: bytes that are not UTF-8, or unpaired surrogates."""
+    try:
+        body.decode("utf-8")
+        if _SURROGATE_ESCAPE.search(body):
+            json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        return InvalidInput("Request body must be UTF-8 JSON without unpaired surrogates")
+    except ValueError:
+        return None  # not JSON at all: the route answers that, with the usual message
+    return None
 
 
 def _rate_limited(decision: Decision, what: str) -> RateLimited:

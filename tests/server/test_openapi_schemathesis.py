@@ -1,0 +1,68 @@
+"""Property-based conformance: schemathesis drives every operation in the served OpenAPI document.
+
+Checks: no server errors, documented status codes, content types and headers, and response bodies that match
+their schemas. The rate limit is raised for the run, and the example count kept small to bound the suite's time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.testclient import TestClient
+
+from dpm_server import create_app, embedded_admin_token
+from tests.server import guide
+from tests.server.conftest import make_settings
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+# Schemathesis collects operations at import time, so this app is built then, in its own temporary directory.
+_data_dir = tempfile.TemporaryDirectory(prefix="dpm-schemathesis-")
+_app = create_app(make_settings(Path(_data_dir.name), rate_limit="1000000/60", login_rate_limit="1000000/60"))
+AUTH = {"Authorization": f"Bearer {embedded_admin_token(_app)}"}
+schema = schemathesis.openapi.from_asgi("/api/openapi.json", _app)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _seeded() -> Iterator[None]:
+    with TestClient(_app, headers=AUTH) as client:
+        provider = client.post("/api/admin/providers", json=guide.PROVIDER).json()
+        client.post(f"/api/admin/providers/{provider['id']}/models", json=guide.MODEL)
+    yield
+    _app.state.context.db.dispose()
+    _data_dir.cleanup()
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_openapi(case: Any) -> None:
+    case.call_and_validate(headers=AUTH, checks=CHECKS)
+
+
+def test_openapi_declares_errors_and_rate_limit_headers() -> None:
+    with TestClient(_app) as client:
+        document = client.get("/api/openapi.json").json()
+    create = document["paths"]["/api/admin/providers"]["post"]["responses"]
+
+    assert {"201", "400", "401", "403", "409", "413", "415", "422", "429", "500"} <= set(create)
+    assert create["422"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/ErrorResponse"
+    assert set(create["201"]["headers"]) >= {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+    assert "Retry-After" in create["429"]["headers"]
