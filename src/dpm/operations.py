@@ -26,12 +26,18 @@ def ownership(config: CompiledConfig, prune: bool | None) -> Ownership:
     return Ownership(tuple(settings.scope), settings.prune if prune is None else prune)
 
 
-def make_plan(config: CompiledConfig, client: RegistryClient, target: str, owner: Ownership) -> Planned:
+def make_plan(
+    config: CompiledConfig,
+    client: RegistryClient,
+    target: str,
+    owner: Ownership,
+    max_bytes: int | None = None,
+) -> Planned:
     """Read the registry once and diff it against the config."""
     before = client.requests
     live = live_from_export(client.export())
     changes, warnings = diff(config.state, live, owner)
-    steps = apply.steps(changes, config.state)
+    steps = apply.steps(changes, config.state, max_bytes or apply.MAX_IMPORT_BYTES)
     verification = 2 if changes else 0  # refresh-registry, then one export to verify
     rate = client.rate
     cost = RequestCost(

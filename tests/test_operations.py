@@ -1,0 +1,315 @@
+"""Plan and apply against the real server application, in-process: convergence, exact plans, and faults."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dpm import operations
+from dpm.client import Credentials, RegistryClient
+from dpm.config import CompiledConfig, compile_config
+from dpm.diff import Ownership
+from dpm_server import Settings, create_app
+from dpm_server.app import embedded_admin_token
+from tests.conftest import REPO
+
+from starlette.exceptions import StarletteDeprecationWarning
+
+# Starlette's TestClient asks for the httpx2 fork; dpm runs on httpx, which it still supports.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+CANARY = "sk-canary-operations-77aa"
+SECRETS = {
+    "DPM_OPENAI_API_KEY": CANARY + "-openai",
+    "DPM_ANTHROPIC_API_KEY": CANARY + "-anthropic",
+    "DPM_MISTRAL_API_KEY": CANARY + "-mistral",
+    "DPM_SEARCH_GATEWAY_KEY": CANARY + "-gateway",
+}
+Fault = Callable[[httpx.Request, int], str | None]
+
+
+class FaultyTransport(httpx.BaseTransport):
+    """Forwards to the app, but can fail the n-th write: answer 500, or commit and then drop the answer."""
+
+    def __init__(self, app: TestClient, fault: Fault | None = None) -> None:
+        self.app = app
+        self.fault = fault
+        self.writes = 0
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        is_write = request.url.path.endswith("/import") or request.method in ("PUT", "DELETE")
+        if is_write:
+            self.writes += 1
+        action = self.fault(request, self.writes) if self.fault and is_write else None
+        if action == "500":
+            body = {"error": {"code": "INTERNAL_ERROR", "message": "injected"}, "timestamp": "t", "requestId": "r-1"}
+            return httpx.Response(500, json=body)
+        answer = self.app.request(request.method, str(request.url), headers=request.headers, content=request.read())
+        if action == "drop":
+            raise httpx.ReadError("connection dropped after the registry committed")
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+class Registry:
+    def __init__(self, data_dir: Path) -> None:
+        self.app = create_app(Settings(data_dir=data_dir, rate_limit="100000/900"))
+        self.test_client = TestClient(self.app, base_url="http://registry.test")
+        self.token = embedded_admin_token(self.app)
+
+    def client(self, fault: Fault | None = None) -> tuple[RegistryClient, FaultyTransport]:
+        transport = FaultyTransport(self.test_client, fault)
+        client = RegistryClient(
+            "http://registry.test/api",
+            Credentials(token=self.token),
+            http=httpx.Client(transport=transport),
+            sleep=lambda _: None,
+        )
+        return client, transport
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    registry = Registry(tmp_path / "registry")
+    with registry.test_client:
+        yield registry
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(REPO / "providers.d", target / "providers.d")
+    shutil.copy(REPO / "dpm.yaml", target / "dpm.yaml")
+    return target
+
+
+def compiled(directory: Path, environ: dict[str, str] | None = None) -> CompiledConfig:
+    config = compile_config([str(directory / "providers.d")], environ=SECRETS if environ is None else environ)
+    assert config.valid, config.diagnostics
+    return config
+
+
+def plan_and_apply(config: CompiledConfig, client: RegistryClient, max_bytes: int | None = None) -> operations.Applied:
+    owner = Ownership()
+    planned = operations.make_plan(config, client, "test registry", owner, max_bytes=max_bytes)
+    return operations.run_apply(planned, config, client, owner, lambda _: None)
+
+
+def plan(config: CompiledConfig, client: RegistryClient) -> operations.Planned:
+    return operations.make_plan(config, client, "test registry", Ownership())
+
+
+def test_example_applies_in_four_requests_and_then_plans_clean(registry: Registry, config_dir: Path) -> None:
+    config = compiled(config_dir)
+    client, transport = registry.client()
+    planned = plan(config, client)
+    assert planned.plan.counts.create == 19
+    assert planned.plan.requests.plan == 1
+    assert planned.plan.requests.apply == 3  # one import, then refresh and a verifying export
+    applied = operations.run_apply(planned, config, client, Ownership(), lambda _: None)
+    assert applied.outcome.ok
+    assert applied.left == []
+    assert len(transport.requests) == 4
+    assert plan(config, client).plan.empty
+
+
+def test_a_pricing_edit_plans_exactly_that_field(registry: Registry, config_dir: Path) -> None:
+    client, _ = registry.client()
+    plan_and_apply(compiled(config_dir), client)
+    path = config_dir / "providers.d" / "anthropic.yaml"
+    path.write_text(path.read_text().replace("inputTokenPrice: 0.001,", "inputTokenPrice: 0.0008,"))
+    changes = plan(compiled(config_dir), client).plan.changes
+    assert [(c.action, c.kind, c.key) for c in changes] == [("update", "model", "anthropic/claude-haiku-4-5")]
+    assert [(f.path, f.before, f.after) for f in changes[0].fields] == [("pricingInfo.inputTokenPrice", 0.001, 0.0008)]
+    applied = plan_and_apply(compiled(config_dir), client)
+    assert applied.left == []
+
+
+def test_a_rotated_secret_shows_as_changed_and_an_unknown_one_warns(registry: Registry, config_dir: Path) -> None:
+    client, _ = registry.client()
+    plan_and_apply(compiled(config_dir), client)
+    rotated = plan(compiled(config_dir, {**SECRETS, "DPM_OPENAI_API_KEY": "rotated"}), client).plan
+    (change,) = rotated.changes
+    assert (change.key, [f.path for f in change.fields]) == ("openai", ["authConfig.fields.apiKey"])
+    assert [(s.field, s.status) for s in change.secrets] == [("apiKey", "changed")]
+    missing = {k: v for k, v in SECRETS.items() if k != "DPM_OPENAI_API_KEY"}
+    unknown = plan(compiled(config_dir, missing), client).plan
+    assert unknown.empty
+    assert unknown.warnings == [
+        "openai: cannot tell whether secret authConfig.fields.apiKey changed "
+        "(DPM_OPENAI_API_KEY is not set in the environment); it is left as it is"
+    ]
+
+
+def test_removed_models_are_deleted_bottom_up(registry: Registry, config_dir: Path) -> None:
+    client, _ = registry.client()
+    plan_and_apply(compiled(config_dir), client)
+    path = config_dir / "providers.d" / "openai.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.index("  - identifier: gpt-4o\n")])
+    changes = plan(compiled(config_dir), client).plan.changes
+    assert [(c.action, c.key) for c in changes] == [("delete", "openai/gpt-4o"), ("delete", "openai/gpt-4o-mini")]
+    assert plan_and_apply(compiled(config_dir), client).left == []
+
+
+def test_a_500_on_the_kth_write_is_reported_exactly_and_reapply_converges(registry: Registry, config_dir: Path) -> None:
+    config = compiled(config_dir)
+    client, _ = registry.client(lambda request, n: "500" if n == 3 else None)
+    # A small body limit splits the import into one batch per provider, so there are several writes to fail.
+    applied = plan_and_apply(config, client, max_bytes=1)
+    outcome = applied.outcome
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert "500 INTERNAL_ERROR: injected" in outcome.error
+    applied_keys = {c.key for c in outcome.applied}
+    failed_keys = {c.key for c in outcome.failed}
+    remaining_keys = {c.key for c in outcome.remaining}
+    healthy, _ = registry.client()
+    rest = {c.key for c in plan(config, healthy).plan.changes}
+    assert rest == failed_keys | remaining_keys
+    assert not rest & applied_keys
+    assert plan_and_apply(config, healthy).left == []
+
+
+def test_a_dropped_answer_after_commit_creates_no_duplicates(registry: Registry, config_dir: Path) -> None:
+    config = compiled(config_dir)
+    client, transport = registry.client(lambda request, n: "drop" if n == 1 else None)
+    applied = plan_and_apply(config, client)
+    assert applied.outcome.ok
+    assert applied.left == []
+    export = registry.test_client.post(
+        "/api/admin/providers/export",
+        json={"includeModels": True},
+        headers={"Authorization": f"Bearer {registry.token}"},
+    ).json()
+    identifiers = [p["identifier"] for p in export["data"]["providers"]]
+    assert len(identifiers) == len(set(identifiers))
+    assert len(export["data"]["models"]) == 13
+    assert transport.writes == 2
+
+
+def test_no_secret_reaches_a_plan_or_a_request_log(
+    registry: Registry, config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dpm.report import JsonPlanReporter, TextPlanReporter  # noqa: PLC0415
+
+    caplog.set_level("DEBUG", logger="dpm")
+    client, _ = registry.client()
+    planned = plan(compiled(config_dir), client)
+    shown = TextPlanReporter().report(planned.plan) + JsonPlanReporter().report(planned.plan) + caplog.text
+    assert "POST /admin/providers/export -> 200" in caplog.text
+    assert CANARY not in shown
+
+
+# -- property: a config that was just applied plans to zero changes ---------------------------------------------
+
+ROLES = ["system", "user", "assistant", "tool"]
+AUTH = {
+    "api_key": {"apiKey": "sk-{}"},
+    "oauth2": {"clientId": "c-{}", "clientSecret": "s-{}", "tokenUrl": "https://auth.example/{}"},
+    "aws_iam": {"accessKeyId": "AKIA{}", "secretAccessKey": "k-{}", "region": "eu-west-1"},
+    "custom": {"token": "t-{}"},
+}
+text = (
+    st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "Zs"]), min_size=1, max_size=20)
+    .map(str.strip)
+    .filter(bool)
+)
+price = st.floats(min_value=0, max_value=1, allow_nan=False).map(lambda f: round(f, 6))
+
+
+@st.composite
+def capabilities(draw: st.DrawFn, maximum: int, model: bool) -> dict[str, Any]:
+    caps: dict[str, Any] = {
+        "supportsSystemMessages": draw(st.booleans()),
+        "maxContextLength": draw(st.integers(1, maximum)) if model else maximum,
+        "supportedRoles": draw(st.permutations(ROLES).map(lambda r: list(r[: draw(st.integers(1, 4))]))),
+        "supportsStreaming": draw(st.booleans()),
+        "supportsTools": draw(st.booleans()),
+    }
+    if model:
+        caps["supportsFunctionCalling"] = draw(st.booleans())
+        if draw(st.booleans()):
+            caps["supportsVision"] = draw(st.booleans())
+    elif draw(st.booleans()):
+        caps["rateLimits"] = {"requestsPerMinute": draw(st.integers(1, 10_000))}
+    return caps
+
+
+@st.composite
+def provider_document(draw: st.DrawFn, identifier: str) -> dict[str, Any]:
+    method = draw(st.sampled_from(sorted(AUTH)))
+    secret = draw(st.text(alphabet="abcdef0123456789", min_size=4, max_size=12))
+    fields = {k: v.format(secret) for k, v in AUTH[method].items()}
+    header = next(iter(fields))
+    maximum = draw(st.integers(1000, 2_000_000))
+    models = []
+    for index in range(draw(st.integers(0, 4))):
+        length = draw(st.integers(1, maximum))
+        model: dict[str, Any] = {
+            "identifier": f"m{index}-{draw(st.sampled_from(['a', 'b.c', 'd:e', 'f/g']))}",
+            "name": draw(text),
+            "contextLength": length,
+            "capabilities": draw(capabilities(length, model=True)),
+            "status": draw(st.sampled_from(["active", "inactive", "deprecated"])),
+            "isDefault": index == 0 and draw(st.booleans()),
+        }
+        if draw(st.booleans()):
+            model["pricingInfo"] = {"inputTokenPrice": draw(price), "outputTokenPrice": draw(price)}
+            model["pricingInfo"]["currency"] = draw(st.sampled_from(["USD", "EUR"]))
+        models.append(model)
+    document: dict[str, Any] = {
+        "kind": "Provider",
+        "identifier": identifier,
+        "name": draw(text),
+        "apiEndpoint": draw(st.sampled_from(["https://api.example.com/v1", "http://localhost:11434/v1"])),
+        "authMethod": method,
+        "authConfig": {"type": method, "fields": fields, "headers": {"X-Auth": f"{{{{{header}}}}}"}},
+        "capabilities": draw(capabilities(maximum, model=False)),
+        "status": draw(st.sampled_from(["active", "inactive", "testing"])),
+        "models": models,
+    }
+    if draw(st.booleans()):
+        document["description"] = draw(text)
+    return document
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    registry = Registry(tmp_path_factory.mktemp("property-registry"))
+    with registry.test_client:
+        yield registry
+
+
+_counter = iter(range(1_000_000))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_applied_config_plans_to_zero_changes(
+    data: st.DataObject, shared_registry: Registry, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    run = next(_counter)
+    documents = [data.draw(provider_document(f"p{run}-{i}")) for i in range(data.draw(st.integers(1, 3)))]
+    directory = tmp_path_factory.mktemp("property") / "providers.d"
+    directory.mkdir()
+    (directory / "all.yaml").write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    config = compile_config([str(directory)], environ={})
+    assert config.valid, config.diagnostics
+    client, _ = shared_registry.client()
+    applied = plan_and_apply(config, client)
+    assert applied.outcome.ok, applied.outcome.error
+    assert applied.left == []
+    assert plan(config, client).plan.empty
