@@ -13,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.exceptions import StarletteDeprecationWarning
 
 from dpm import operations
 from dpm.client import Credentials, RegistryClient
@@ -21,8 +22,6 @@ from dpm.diff import Ownership
 from dpm_server import Settings, create_app
 from dpm_server.app import embedded_admin_token
 from tests.conftest import REPO
-
-from starlette.exceptions import StarletteDeprecationWarning
 
 # Starlette's TestClient asks for the httpx2 fork; dpm runs on httpx, which it still supports.
 with warnings.catch_warnings():
