@@ -1,0 +1,162 @@
+"""The real ``dpm`` against the real ``dpm serve`` over loopback, as a user runs them."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import httpx
+
+from dpm import operations
+from dpm.client import Credentials, RegistryClient
+from dpm.config import compile_config
+from dpm.diff import Ownership
+from tests.e2e.conftest import ADMIN, CANARY, SECRETS, Server, clean_environment, run_dpm
+
+
+def test_quickstart_then_a_pricing_edit(server: Server, config_repo: Path) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    applied = run_dpm("apply", "--auto-approve", "-v", cwd=config_repo, env=env)
+    assert applied.exit_code == 0, applied.err
+    assert applied.out.splitlines()[0] == f"dpm plan for registry {server.url}"
+    assert "Plan: 19 to create, 0 to update, 0 to delete." in applied.out
+    assert "Verified: the registry matches the configuration." in applied.out
+    assert "POST /admin/providers/import -> 200" in applied.err
+
+    clean = run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env)
+    assert clean.exit_code == 0
+    assert "No changes." in clean.out
+
+    path = config_repo / "providers.d" / "openai.yaml"
+    path.write_text(path.read_text().replace("inputTokenPrice: 0.00015,", "inputTokenPrice: 0.0002,"))
+    edited = run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env)
+    assert edited.exit_code == 2
+    body = edited.out.split("\n\n")[1]
+    assert body == "~ model openai/gpt-4o-mini\n    ~ pricingInfo.inputTokenPrice: 0.00015 → 0.0002"
+    assert run_dpm("apply", "--auto-approve", cwd=config_repo, env=env).exit_code == 0
+    assert run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env).exit_code == 0
+
+    for result in (applied, clean, edited):
+        assert CANARY not in result.out + result.err
+        assert ADMIN["DPM_PASSWORD"] not in result.out + result.err
+
+
+def test_json_plan_is_versioned_and_secret_free(server: Server, config_repo: Path) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    result = run_dpm("plan", "--format", "json", cwd=config_repo, env=env)
+    assert result.exit_code == 0, result.err
+    assert '"formatVersion": 1' in result.out
+    assert CANARY not in result.out
+
+
+def test_the_embedded_registry_is_the_default(config_repo: Path) -> None:
+    env = clean_environment(**SECRETS)
+    applied = run_dpm("apply", "--auto-approve", cwd=config_repo, env=env)
+    assert applied.exit_code == 0, applied.err
+    assert applied.out.splitlines()[0] == "dpm plan for embedded registry (.dpm/registry.db)"
+    assert (config_repo / ".dpm" / "registry.db").is_file()
+    again = run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env)
+    assert again.exit_code == 0
+    assert CANARY not in (config_repo / ".dpm" / "registry.db").read_bytes().decode("latin-1")
+
+
+def test_ci_refuses_the_embedded_default_unless_named(config_repo: Path) -> None:
+    env = clean_environment(CI="true", **SECRETS)
+    refused = run_dpm("plan", cwd=config_repo, env=env)
+    assert refused.exit_code == 1
+    assert "under CI=true dpm refuses to fall back to the embedded registry" in refused.err
+    assert not (config_repo / ".dpm").exists()
+    named = run_dpm("plan", "--registry", "embedded", cwd=config_repo, env=env)
+    assert named.exit_code == 0, named.err
+
+
+def test_apply_without_a_terminal_or_auto_approve_refuses(server: Server, config_repo: Path) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    result = run_dpm("apply", cwd=config_repo, env=env, stdin="yes\n")
+    assert result.exit_code == 1
+    assert "refusing to apply without confirmation" in result.err
+    assert run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env).exit_code == 2
+
+
+def test_an_invalid_config_makes_no_request(config_repo: Path) -> None:
+    accepted: list[object] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+
+    def accept() -> None:
+        try:
+            accepted.append(listener.accept())
+        except OSError:
+            pass
+
+    watcher = threading.Thread(target=accept)
+    watcher.start()
+    (config_repo / "providers.d" / "broken.yaml").write_text("kind: Provider\nidentifier: Bad\n")
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+    result = run_dpm("apply", "--auto-approve", "--registry", url, cwd=config_repo, env=clean_environment(**SECRETS))
+    watcher.join()
+    listener.close()
+    assert result.exit_code == 1
+    assert "broken.yaml:2:13: error: identifier" in result.err
+    assert accepted == []
+
+
+def test_a_rate_limited_apply_waits_for_the_window_and_finishes(tmp_path: Path, config_repo: Path) -> None:
+    server = Server(tmp_path / "limited", rate_limit="3/2")
+    server.start()
+    try:
+        env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+        result = run_dpm("apply", "--auto-approve", "--max-wait", "30", cwd=config_repo, env=env)
+        assert result.exit_code == 0, result.err
+        assert "the registry's rate limit is exhausted; waiting" in result.err
+        assert "Verified" in result.out
+        stopped = run_dpm("apply", "--auto-approve", "--max-wait", "0", cwd=config_repo, env=env)
+        stopped_again = run_dpm("plan", "--max-wait", "0", cwd=config_repo, env=env)
+        messages = stopped.err + stopped_again.err
+        assert "beyond --max-wait (0s)" in messages
+        assert "Traceback" not in messages
+    finally:
+        server.stop()
+
+
+def test_a_server_killed_mid_apply_then_restarted_converges(tmp_path: Path, config_repo: Path) -> None:
+    server = Server(tmp_path / "killed")
+    server.start()
+    config = compile_config([str(config_repo / "providers.d")], environ=SECRETS)
+    imports: list[int] = []
+
+    def kill_after_first_import(response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/import"):
+            imports.append(response.status_code)
+            if len(imports) == 1:
+                server.kill()
+
+    http = httpx.Client(event_hooks={"response": [kill_after_first_import]})
+    client = RegistryClient(server.url, Credentials(**_credentials()), http=http, sleep=lambda _: None)
+    owner = Ownership()
+    planned = operations.make_plan(config, client, server.url, owner, max_bytes=1)
+    applied = operations.run_apply(planned, config, client, owner, lambda _: None)
+    client.close()
+    assert not applied.outcome.ok
+    assert applied.outcome.error is not None
+    assert "cannot reach the registry" in applied.outcome.error
+    assert len(applied.outcome.applied) >= 1
+
+    server.start()
+    try:
+        again = RegistryClient(server.url, Credentials(**_credentials()))
+        replanned = operations.make_plan(config, again, server.url, owner)
+        assert {c.key for c in replanned.plan.changes} == {c.key for c in applied.outcome.failed} | {
+            c.key for c in applied.outcome.remaining
+        }
+        assert operations.run_apply(replanned, config, again, owner, lambda _: None).left == []
+        again.close()
+    finally:
+        server.stop()
+
+
+def _credentials() -> dict[str, str]:
+    return {"username": ADMIN["DPM_USERNAME"], "password": ADMIN["DPM_PASSWORD"]}
