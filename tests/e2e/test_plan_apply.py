@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from pathlib import Path
@@ -87,10 +88,8 @@ def test_an_invalid_config_makes_no_request(config_repo: Path) -> None:
     listener.settimeout(0.2)
 
     def accept() -> None:
-        try:
+        with contextlib.suppress(OSError):
             accepted.append(listener.accept())
-        except OSError:
-            pass
 
     watcher = threading.Thread(target=accept)
     watcher.start()
