@@ -6,6 +6,8 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from dpm_server.db.tables import Model, Provider, Template
 from dpm_server.secretbox import SealedAuth, SecretBox
 
@@ -18,7 +20,7 @@ def maybe_timestamp(moment: datetime | None) -> str | None:
     return timestamp(moment) if moment is not None else None
 
 
-def provider_auth(row: Provider) -> SealedAuth:
+def provider_auth(row: Provider | Row[Any]) -> SealedAuth:
     return SealedAuth(row.auth_config, dict(row.secret_ciphertexts), dict(row.secret_fingerprints))
 
 
@@ -29,7 +31,7 @@ def template_auth(row: Template) -> SealedAuth | None:
     return SealedAuth(auth, dict(row.secret_ciphertexts), dict(row.secret_fingerprints))
 
 
-def provider_view(row: Provider, model_count: int, box: SecretBox | None = None) -> dict[str, Any]:
+def provider_view(row: Provider | Row[Any], model_count: int, box: SecretBox | None = None) -> dict[str, Any]:
     """The Provider shape; ``box`` is given only for a full backup, which returns secrets in clear."""
     auth = provider_auth(row)
     auth_config = SecretBox.public(auth)
@@ -57,7 +59,8 @@ def provider_view(row: Provider, model_count: int, box: SecretBox | None = None)
     }
 
 
-def model_view(row: Model, provider_identifier: str) -> dict[str, Any]:
+def model_view(row: Model | Row[Any], provider_identifier: str) -> dict[str, Any]:
+    """The Model shape, from an ORM row or a plain result row (bulk export skips the ORM for speed)."""
     return {
         "id": row.id,
         "providerId": row.provider_id,

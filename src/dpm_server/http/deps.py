@@ -15,7 +15,8 @@ from dpm_server.errors import Forbidden, Unauthorized
 _bearer = HTTPBearer(auto_error=False, description="A JWT access token from POST /api/auth/login.")
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async: trivial dependencies stay on the event loop instead of taking a threadpool hop each.
     context: AppContext = request.app.state.context
     return context
 
@@ -36,7 +37,7 @@ def get_user(context: Context, credentials: Annotated[HTTPAuthorizationCredentia
 CurrentUser = Annotated[User, Depends(get_user)]
 
 
-def get_admin(user: CurrentUser) -> User:
+async def get_admin(user: CurrentUser) -> User:
     if user.role != "admin":
         raise Forbidden()
     return user
