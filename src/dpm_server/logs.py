@@ -13,7 +13,7 @@ import re
 import sys
 
 NAMESPACE = "dynamic-providers"
-SUBSYSTEMS = ("http", "auth", "audit", "db", "registry")
+SUBSYSTEMS = ("http", "auth", "audit", "registry")
 _ROOT = "dpm_server"
 _MASKS = (
     (re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+"), r"\1[REDACTED]"),

@@ -16,7 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dpm_server.db.tables import Model, Provider, RegistryState, utcnow
+from dpm_server.logs import get_logger
 from dpm_server.views import maybe_timestamp, timestamp
+
+log = get_logger("registry")
 
 
 def current_revision(session: Session) -> int:
@@ -49,6 +52,7 @@ class Registry:
             revision = current_revision(session)
             if force or revision != self._snapshot.revision:
                 self._snapshot = self._load(session, revision)
+                log.debug("registry loaded at revision %d: %d providers", revision, self._snapshot.providers_loaded)
             return self._snapshot
 
     @staticmethod
