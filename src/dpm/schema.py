@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, TypeAdapter
 
 from dpm.diagnostics import Diagnostic
+from dpm.plan import Plan
 from dpm.resources import models
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -75,6 +76,7 @@ def schemas() -> dict[str, dict[str, Any]]:
         "dpm.schema.json": models.ProjectConfig.model_json_schema(),
         "environment.schema.json": models.EnvironmentConfig.model_json_schema(),
         "diagnostics.schema.json": DiagnosticsReport.model_json_schema(),
+        "plan.schema.json": Plan.model_json_schema(mode="serialization"),
     }
     return {name: {"$schema": DIALECT, "$id": SCHEMA_BASE + name, **schema} for name, schema in generated.items()}
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from pathlib import Path
 
 import httpx
+import jsonschema
 
 from dpm import operations
 from dpm.client import Credentials, RegistryClient
 from dpm.config import compile_config
 from dpm.diff import Ownership
+from tests.conftest import REPO
 from tests.e2e.conftest import ADMIN, CANARY, SECRETS, Server, clean_environment, run_dpm
 
 
@@ -159,3 +162,18 @@ def test_a_server_killed_mid_apply_then_restarted_converges(tmp_path: Path, conf
 
 def _credentials() -> dict[str, str]:
     return {"username": ADMIN["DPM_USERNAME"], "password": ADMIN["DPM_PASSWORD"]}
+
+
+def test_json_plan_follows_its_published_schema(server: Server, config_repo: Path) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    result = run_dpm("plan", "--format", "json", cwd=config_repo, env=env)
+    schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(json.loads(result.out), schema)
+
+
+def test_test_connectivity_fails_the_run_when_a_test_fails(server: Server, config_repo: Path) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    result = run_dpm("apply", "--auto-approve", "--test-connectivity", cwd=config_repo, env=env)
+    assert result.exit_code == 1
+    assert "Verified: the registry matches the configuration." in result.out
+    assert "connectivity test failed: anthropic:" in result.out
