@@ -312,3 +312,27 @@ def test_any_applied_config_plans_to_zero_changes(
     assert applied.outcome.ok, applied.outcome.error
     assert applied.left == []
     assert plan(config, client).plan.empty
+
+
+def test_a_templated_provider_ends_as_the_apis_template_apply_leaves_it(registry: Registry, config_dir: Path) -> None:
+    client, _ = registry.client()
+    plan_and_apply(compiled(config_dir), client)
+    auth = {"Authorization": f"Bearer {registry.token}"}
+    body = {"identifier": "via-api", "name": "Mistral AI", "customizations": {"apiKey": "x", "status": "testing"}}
+    made = registry.test_client.post("/api/admin/provider-templates/mistral-template/apply", json=body, headers=auth)
+    assert made.status_code == 201, made.text
+    export = client.export()["data"]
+    by_identifier = {p["identifier"]: p for p in export["providers"]}
+    from dpm.normalize import model_view, provider_view  # noqa: PLC0415
+
+    ours, theirs = provider_view(by_identifier["mistral"]), provider_view(by_identifier["via-api"])
+    assert {k: v for k, v in ours.items() if k != "authConfig"} == {
+        k: v for k, v in theirs.items() if k != "authConfig"
+    }
+    assert ours["authConfig"]["headers"] == theirs["authConfig"]["headers"]
+
+    def models_of(identifier: str) -> list[dict[str, Any]]:
+        owned = [m for m in export["models"] if m["providerIdentifier"] == identifier]
+        return sorted((model_view(m) | {"identifier": m["identifier"]} for m in owned), key=lambda m: m["identifier"])
+
+    assert models_of("mistral") == models_of("via-api")
