@@ -38,16 +38,18 @@ def running_server() -> Iterator[str]:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}/api"
         try:
-            _wait(base)
+            _wait(base, process)
             yield base
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
-def _wait(base: str) -> None:
+def _wait(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with status {process.returncode}")
         try:
             httpx.get(f"{base}/openapi.json", timeout=1)
             return

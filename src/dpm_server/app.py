@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from dpm_server import logs
 from dpm_server.auth import users
+from dpm_server.auth.principals import PrincipalCache
 from dpm_server.auth.sessions import TokenPolicy
 from dpm_server.auth.tokens import TokenCodec, generate_signing_key
 from dpm_server.context import AppContext
@@ -54,7 +55,7 @@ def _context(settings: Settings) -> AppContext:
             session, username=settings.admin_username, password=password, email=settings.admin_email
         )
     policy = TokenPolicy(codec, settings.access_token_ttl, settings.refresh_token_ttl)
-    return AppContext(settings, db, box, policy, Registry())
+    return AppContext(settings, db, box, policy, Registry(), PrincipalCache(db))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dpm_server.auth.principals import PrincipalCache
 from dpm_server.auth.sessions import TokenPolicy
 from dpm_server.db.engine import Database
 from dpm_server.secretbox import SecretBox
@@ -18,3 +19,4 @@ class AppContext:
     box: SecretBox
     tokens: TokenPolicy
     registry: Registry
+    principals: PrincipalCache

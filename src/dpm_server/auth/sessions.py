@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dpm_server.auth.tokens import InvalidToken, TokenCodec
@@ -83,11 +83,3 @@ def revoke_family(session: Session, *, family: str) -> None:
         .where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-
-
-def current_user(session: Session, *, codec: TokenCodec, token: str) -> User | None:
-    try:
-        claims = codec.decode(token, "access")
-    except InvalidToken:
-        return None
-    return session.scalar(select(User).where(User.id == claims.subject))

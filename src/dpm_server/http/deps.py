@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from dpm_server.auth.sessions import current_user
+from dpm_server.auth.principals import Principal
+from dpm_server.auth.tokens import InvalidToken
 from dpm_server.context import AppContext
-from dpm_server.db.tables import User
 from dpm_server.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT access token from POST /api/auth/login.")
@@ -24,24 +25,31 @@ async def get_context(request: Request) -> AppContext:
 Context = Annotated[AppContext, Depends(get_context)]
 
 
-def get_user(context: Context, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+async def get_user(
+    context: Context, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
     if credentials is None:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token>")
-    with context.db.read() as session:
-        user = current_user(session, codec=context.tokens.codec, token=credentials.credentials)
-    if user is None:
+    try:
+        claims = context.tokens.codec.decode(credentials.credentials, "access")
+    except InvalidToken:
+        raise Unauthorized() from None
+    known, principal = context.principals.cached(claims.subject)
+    if not known:
+        principal = await run_in_threadpool(context.principals.load, claims.subject)
+    if principal is None:
         raise Unauthorized()
-    return user
+    return principal
 
 
-CurrentUser = Annotated[User, Depends(get_user)]
+CurrentUser = Annotated[Principal, Depends(get_user)]
 
 
-async def get_admin(user: CurrentUser) -> User:
+async def get_admin(user: CurrentUser) -> Principal:
     if user.role != "admin":
         raise Forbidden()
     return user
 
 
-AdminUser = Annotated[User, Depends(get_admin)]
+AdminUser = Annotated[Principal, Depends(get_admin)]
 IfMatch = Annotated[str | None, Header(description="An etag from a previous read; 412 when it no longer matches.")]
