@@ -146,3 +146,9 @@ def test_key_files_are_private(tmp_path: Path) -> None:
 
     assert (tmp_path / "jwt.key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_token_for_an_unknown_user_is_refused(client: TestClient, tmp_path: Path) -> None:
+    ghost = TokenCodec(_signing_key(tmp_path)).mint("no-such-user", "access", 60)
+
+    assert _get(client, ghost.token) == 401
