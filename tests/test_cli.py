@@ -161,7 +161,7 @@ def test_an_unexpected_failure_is_reported_without_a_traceback(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "compile_config", explode)
+    monkeypatch.setattr(cli, "compile_paths", explode)
     result = dpm("validate")
     assert result.exit_code == 1
     assert "dpm: internal error: RuntimeError: boom" in result.err

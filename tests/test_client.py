@@ -186,3 +186,11 @@ def test_token_is_sent_as_bearer() -> None:
     client, _ = client_for(handler, credentials=Credentials(token="tok"))
     client.export()
     assert seen[0].headers["Authorization"] == "Bearer tok"
+
+
+def test_a_lost_answer_then_an_unreachable_registry_says_the_write_may_be_done() -> None:
+    handler, _ = scripted(httpx.ReadError("reset"), *[httpx.ConnectError("refused")] * 4)
+    client, _ = client_for(handler)
+    with pytest.raises(RegistryError) as raised:
+        client.import_({})
+    assert "an earlier attempt lost its answer and may have been carried out" in raised.value.message

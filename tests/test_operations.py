@@ -103,7 +103,8 @@ def compiled(directory: Path, environ: dict[str, str] | None = None) -> Compiled
 def plan_and_apply(config: CompiledConfig, client: RegistryClient, max_bytes: int | None = None) -> operations.Applied:
     owner = Ownership()
     planned = operations.make_plan(config, client, "test registry", owner, max_bytes=max_bytes)
-    return operations.run_apply(planned, config, client, owner, lambda _: None)
+    renderer = operations.renderer_for(planned.plan, SECRETS)
+    return operations.run_apply(planned.plan, config.state, client, owner, max_bytes=max_bytes, renderer=renderer)
 
 
 def plan(config: CompiledConfig, client: RegistryClient) -> operations.Planned:
@@ -117,7 +118,8 @@ def test_example_applies_in_four_requests_and_then_plans_clean(registry: Registr
     assert planned.plan.counts.create == 19
     assert planned.plan.requests.plan == 1
     assert planned.plan.requests.apply == 3  # one import, then refresh and a verifying export
-    applied = operations.run_apply(planned, config, client, Ownership(), lambda _: None)
+    renderer = operations.renderer_for(planned.plan, SECRETS)
+    applied = operations.run_apply(planned.plan, config.state, client, Ownership(), renderer=renderer)
     assert applied.outcome.ok
     assert applied.left == []
     assert len(transport.requests) == 4

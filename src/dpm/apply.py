@@ -3,8 +3,8 @@
 Creates and updates go through the atomic import endpoint (``conflictResolution: replace`` with whole objects,
 which leaves exactly what a create or a full update would), a provider together with its models, in as few
 requests as the body size limit allows. Deletes go through the per-resource routes, bottom-up, with ``If-Match``.
-Secrets are revealed only here, into request bodies; a secret whose value dpm does not have is sent as
-``[REDACTED]``, which the registry reads as "keep the stored value".
+Secrets are resolved only here, into request bodies (see ``payload``); a secret whose value dpm does not have is
+sent as ``[REDACTED]``, which the registry reads as "keep the stored value".
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dpm.client import RegistryClient, RegistryError
-from dpm.compile import DesiredState
+from dpm.payload import resolve, unresolved
 from dpm.plan import Change
-from dpm.render import Secret
-from dpm.resources.secrets import REDACTED
+from dpm.render import Renderer
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
 _DELETE_PATHS = {
@@ -55,33 +54,34 @@ class Outcome:
         return self.error is None
 
 
-def steps(changes: Sequence[Change], desired: DesiredState, max_bytes: int = MAX_IMPORT_BYTES) -> list[Step]:
+def steps(changes: Sequence[Change], max_bytes: int = MAX_IMPORT_BYTES) -> list[Step]:
     """The requests that carry out ``changes``: import batches first, then deletes in plan order."""
     writes = [c for c in changes if c.action != "delete"]
-    batches = list(_batches(writes, desired, max_bytes))
+    batches = list(_batches(writes, max_bytes))
     return batches + [Step([c]) for c in changes if c.action == "delete"]
 
 
-def _batches(writes: Sequence[Change], desired: DesiredState, max_bytes: int) -> Iterator[Step]:
+_SECTIONS = {"provider": "providers", "model": "models", "template": "templates"}
+
+
+def _batches(writes: Sequence[Change], max_bytes: int) -> Iterator[Step]:
+    # A provider travels with its models, so each import leaves every provider whole.
     groups: dict[str, list[Change]] = {}
     for change in writes:
         groups.setdefault(change.provider or (change.identifier if change.kind == "provider" else ""), []).append(
             change
         )
-    batch = Step([], _empty())
-    size = 0
+    batch, size = Step([], _empty()), 0
     for group in groups.values():
-        payload = _empty()
-        for change in group:
-            _add(payload, change, desired)
-        group_size = len(json.dumps(payload))
+        group_size = sum(len(json.dumps(c.body)) for c in group)
         if batch.changes and size + group_size > max_bytes:
             yield batch
             batch, size = Step([], _empty()), 0
+        for change in group:
+            assert batch.body is not None
+            assert change.body is not None
+            batch.body[_SECTIONS[change.kind]].append(change.body)
         batch.changes += group
-        assert batch.body is not None
-        for key in ("providers", "models", "templates"):
-            batch.body[key] += payload[key]
         size += group_size
     if batch.changes:
         yield batch
@@ -91,51 +91,31 @@ def _empty() -> dict[str, list[dict[str, Any]]]:
     return {"providers": [], "models": [], "templates": []}
 
 
-def _add(payload: dict[str, list[dict[str, Any]]], change: Change, desired: DesiredState) -> None:
-    if change.kind == "template":
-        payload["templates"].append(_revealed(desired.templates[change.identifier]))
-    elif change.kind == "provider":
-        provider = {k: v for k, v in desired.providers[change.identifier].items() if k != "models"}
-        payload["providers"].append(_revealed(provider))
-    else:
-        assert change.provider is not None
-        model = next(m for m in desired.providers[change.provider]["models"] if m["identifier"] == change.identifier)
-        payload["models"].append({**_revealed(model), "providerIdentifier": change.provider})
-
-
-def _revealed(value: Any) -> Any:
-    if isinstance(value, Secret):
-        revealed = value.reveal()
-        return REDACTED if revealed is None else revealed
-    if isinstance(value, dict):
-        return {k: _revealed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_revealed(v) for v in value]
-    return value
-
-
-def unset_secrets_for_creates(changes: Sequence[Change], desired: DesiredState) -> list[str]:
-    """Providers to be created whose secrets are not in the environment: apply cannot create them."""
-    problems = []
-    for change in changes:
-        if change.action == "create" and change.kind == "provider":
-            fields = desired.providers[change.identifier].get("authConfig", {}).get("fields", {})
-            problems += [
-                f"provider {change.identifier}: secret {', '.join(v.names)} is not set"
-                for v in fields.values()
-                if isinstance(v, Secret) and not v.known
-            ]
-    return problems
+def unset_secrets_for_creates(changes: Sequence[Change], renderer: Renderer) -> list[str]:
+    """Objects to be created whose secrets are not in the environment: apply cannot create them."""
+    return [
+        f"{change.kind} {change.key}: {expression} cannot be resolved (not set in the environment)"
+        for change in changes
+        if change.action == "create"
+        for expression in unresolved(change.body, renderer)
+    ]
 
 
 def carry_out(
-    planned: Sequence[Step], client: RegistryClient, progress: Callable[[str], None] = lambda _: None
+    planned: Sequence[Step],
+    client: RegistryClient,
+    renderer: Renderer,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> Outcome:
-    """Run each step in order; stop at the first failure and report what was and was not applied."""
+    """Run each step in order; stop at the first failure and report what was and was not applied.
+
+    Secrets are resolved (and checked against the plan's fingerprints) before the first request is sent.
+    """
     outcome = Outcome()
+    resolved = [resolve(step.body, renderer) for step in planned]
     for index, step in enumerate(planned):
         try:
-            _run(step, client)
+            _run(step, resolved[index], client)
         except RegistryError as exc:
             outcome.failed = list(step.changes)
             outcome.remaining = [c for later in planned[index + 1 :] for c in later.changes]
@@ -146,9 +126,9 @@ def carry_out(
     return outcome
 
 
-def _run(step: Step, client: RegistryClient) -> None:
-    if step.body is not None:
-        client.import_(step.body)
+def _run(step: Step, body: dict[str, Any] | None, client: RegistryClient) -> None:
+    if body is not None:
+        client.import_(body)
         return
     change = step.changes[0]
     try:

@@ -96,6 +96,7 @@ class RegistryClient:
         self._token = self.credentials.token
         self._refresh_token: str | None = None
         self._waited = 0.0
+        self._maybe_done = False
 
     def close(self) -> None:
         assert self.http is not None
@@ -138,6 +139,7 @@ class RegistryClient:
             self.login()
         relogged = False
         attempt = 0
+        self._maybe_done = False
         while True:
             response = self._send(
                 method,
@@ -191,6 +193,7 @@ class RegistryClient:
         except httpx.TransportError as exc:
             if not idempotent:
                 raise _unreachable(method, path, exc, "the request may or may not have been carried out") from None
+            self._maybe_done = True  # the request was sent; only its answer was lost
             self._retry_or_raise(exc, attempt, method, path)
             return None
         elapsed = (time.monotonic() - started) * 1000
@@ -201,7 +204,8 @@ class RegistryClient:
 
     def _retry_or_raise(self, exc: httpx.TransportError, attempt: int, method: str, path: str) -> None:
         if attempt >= len(BACKOFF):
-            raise _unreachable(method, path, exc, None) from None
+            note = "an earlier attempt lost its answer and may have been carried out" if self._maybe_done else None
+            raise _unreachable(method, path, exc, note) from None
         self._backoff(attempt, f"{type(exc).__name__} on {method} {path}")
 
     def _backoff(self, attempt: int, reason: str) -> None:

@@ -17,6 +17,7 @@ from dpm.diagnostics import format_path
 from dpm.fielddiff import field_changes
 from dpm.live import LiveState
 from dpm.normalize import model_view, pair_secrets, provider_view, template_view
+from dpm.payload import live_version
 from dpm.plan import Change, FieldChange, Kind, SecretNote
 from dpm.render import Secret
 
@@ -169,8 +170,13 @@ def _view(model: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _identity(live: Mapping[str, Any] | None) -> dict[str, Any]:
+    version = live_version(live)
     live = live or {}
-    return {"liveId": None if live.get("id") is None else str(live["id"]), "etag": live.get("etag")}
+    return {
+        "liveId": None if live.get("id") is None else str(live["id"]),
+        "etag": live.get("etag"),
+        "liveVersion": version,
+    }
 
 
 def _unknown_secret(identifier: str, name: str, provider: Mapping[str, Any], fingerprints: Mapping[str, str]) -> str:

@@ -6,6 +6,8 @@ no secret values: a secret shows as ``(sensitive value)``, and its comparison wi
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +43,14 @@ class Change(_Frozen):
     secrets: list[SecretNote] = Field(default_factory=list)
     liveId: str | None = Field(default=None, description="The registry's id of the object, when it exists.")
     etag: str | None = Field(default=None, description="The live object's etag, when the registry sends one.")
+    liveVersion: str | None = Field(
+        default=None,
+        description="The live object's etag, or a digest of its content: a saved plan is stale when it moved.",
+    )
+    body: dict[str, Any] | None = Field(
+        default=None,
+        description='What apply sends for a create or update. Secrets are {"$secret": expression, "fingerprint": …}.',
+    )
 
     @property
     def key(self) -> str:
@@ -73,15 +83,25 @@ class RequestCost(_Frozen):
 class Plan(_Frozen):
     formatVersion: int = PLAN_FORMAT_VERSION
     target: str = Field(description="The registry this plan was computed against.")
+    registry: str | None = Field(default=None, description="Its URL; None for the embedded registry.")
     liveRevision: int | None = Field(default=None, description="The registry's revision when it was read.")
     changes: list[Change] = Field(default_factory=list)
     counts: Counts = Field(default_factory=Counts)
     warnings: list[str] = Field(default_factory=list)
     requests: RequestCost
+    vars: dict[str, Any] = Field(default_factory=dict, description="The vars the config was rendered with.")
+    checksum: str | None = Field(default=None, description="sha256 of the plan without this field.")
 
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    def compute_checksum(self) -> str:
+        content = self.model_dump(mode="json", exclude={"checksum"})
+        return "sha256:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    def sealed(self) -> Plan:
+        return self.model_copy(update={"checksum": self.compute_checksum()})
 
 
 def count(changes: list[Change]) -> Counts:

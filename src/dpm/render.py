@@ -44,13 +44,18 @@ _MISSING_NAME = re.compile(r"'([^']*)' is undefined")
 
 
 class Secret:
-    """A rendered value that came from ``secret.*``. Its value is reachable only through ``reveal()``."""
+    """A rendered value that came from ``secret.*``. Its value is reachable only through ``reveal()``.
 
-    __slots__ = ("_value", "names")
+    ``source`` is the expression as written in the config (``${{ secret.DPM_KEY }}``): no secret itself, it is
+    what a saved plan records so that apply can resolve the value from its own environment.
+    """
 
-    def __init__(self, names: tuple[str, ...], value: str | None) -> None:
+    __slots__ = ("_value", "names", "source")
+
+    def __init__(self, names: tuple[str, ...], value: str | None, source: str = "") -> None:
         self.names = names
         self._value = value
+        self.source = source
 
     @property
     def known(self) -> bool:
@@ -202,7 +207,7 @@ class Renderer:
             raise RenderError(f"expression failed: {type(exc).__name__}: {exc}") from None
         if self._secrets.read:
             names = tuple(dict.fromkeys(self._secrets.read))
-            return Secret(names, None if self._secrets.missing else str(value))
+            return Secret(names, None if self._secrets.missing else str(value), text)
         return value
 
     def _compile(self, text: str) -> Callable[[Mapping[str, Any]], Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,8 +25,9 @@ def _value(value: Any) -> str:
 
 
 class TextPlanReporter:
-    def __init__(self, color: bool = False) -> None:
+    def __init__(self, color: bool = False, saved_as: Path | None = None) -> None:
         self.color = color
+        self.saved_as = saved_as
 
     def _style(self, text: str, action: str) -> str:
         return click.style(text, fg=_SYMBOLS[action][1]) if self.color else text
@@ -43,6 +45,8 @@ class TextPlanReporter:
             lines.append(f"Plan: {counts.create} to create, {counts.update} to update, {counts.delete} to delete.")
         lines.append(_cost(plan))
         lines += [f"warning: {w}" for w in plan.warnings]
+        if self.saved_as is not None:
+            lines.append(f"Saved the plan to {self.saved_as}; apply exactly it with: dpm apply --plan {self.saved_as}")
         return "\n".join(lines)
 
     def _change(self, change: Change) -> list[str]:
@@ -69,6 +73,9 @@ class TextPlanReporter:
 
 class JsonPlanReporter:
     """The plan as JSON; ``schemas/plan.schema.json`` describes it and ``formatVersion`` versions it."""
+
+    def __init__(self, color: bool = False, saved_as: Path | None = None) -> None:
+        del color, saved_as  # the JSON is the same either way
 
     def report(self, plan: Plan) -> str:
         return plan.model_dump_json(indent=2)

@@ -130,22 +130,23 @@ def test_a_server_killed_mid_apply_then_restarted_converges(tmp_path: Path, conf
     config = compile_config([str(config_repo / "providers.d")], environ=SECRETS)
     imports: list[int] = []
 
-    def kill_after_first_import(response: httpx.Response) -> None:
-        if response.request.url.path.endswith("/import"):
-            imports.append(response.status_code)
-            if len(imports) == 1:
+    def kill_before_second_import(request: httpx.Request) -> None:
+        if request.url.path.endswith("/import"):
+            imports.append(1)
+            if len(imports) == 2:
                 server.kill()
 
-    http = httpx.Client(event_hooks={"response": [kill_after_first_import]})
+    http = httpx.Client(event_hooks={"request": [kill_before_second_import]})
     client = RegistryClient(server.url, Credentials(**_credentials()), http=http, sleep=lambda _: None)
     owner = Ownership()
     planned = operations.make_plan(config, client, server.url, owner, max_bytes=1)
-    applied = operations.run_apply(planned, config, client, owner, lambda _: None)
+    renderer = operations.renderer_for(planned.plan, SECRETS)
+    applied = operations.run_apply(planned.plan, config.state, client, owner, max_bytes=1, renderer=renderer)
     client.close()
     assert not applied.outcome.ok
     assert applied.outcome.error is not None
     assert "cannot reach the registry" in applied.outcome.error
-    assert len(applied.outcome.applied) >= 1
+    assert [c.key for c in applied.outcome.applied] == [c.key for c in planned.plan.changes if not c.provider][:1]
 
     server.start()
     try:
@@ -154,7 +155,8 @@ def test_a_server_killed_mid_apply_then_restarted_converges(tmp_path: Path, conf
         assert {c.key for c in replanned.plan.changes} == {c.key for c in applied.outcome.failed} | {
             c.key for c in applied.outcome.remaining
         }
-        assert operations.run_apply(replanned, config, again, owner, lambda _: None).left == []
+        renderer = operations.renderer_for(replanned.plan, SECRETS)
+        assert operations.run_apply(replanned.plan, config.state, again, owner, renderer=renderer).left == []
         again.close()
     finally:
         server.stop()
