@@ -120,15 +120,15 @@ def test_config_template_is_found_by_name_whatever_the_file_order(tmp_path: Path
     assert list(config.state.templates) == ["gw"]
 
 
-def test_secrets_in_templates_are_refused(tmp_path: Path) -> None:
+def test_secrets_fill_only_credential_fields(tmp_path: Path) -> None:
     write(
         tmp_path,
         "t.yaml",
-        "kind: ProviderTemplate\nname: gw\nproviderConfig:\n  authConfig:\n    type: api_key\n"
-        "    fields: {apiKey: '${{ secret.DPM_KEY }}'}\n",
+        "kind: ProviderTemplate\nname: gw\ndescription: '${{ secret.DPM_KEY }}'\nproviderConfig:\n"
+        "  authConfig:\n    type: api_key\n    fields: {apiKey: '${{ secret.DPM_KEY }}'}\n",
     )
     config = compile_config([str(tmp_path)], environ={"DPM_KEY": "v"})
-    assert [d.code for d in config.diagnostics] == ["secret-placement"]
+    assert [(d.code, d.path) for d in config.diagnostics] == [("secret-placement", "description")]
 
 
 def test_masked_replaces_secrets_by_field_and_leaves_lookalikes_alone() -> None:

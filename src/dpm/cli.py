@@ -19,7 +19,7 @@ from dpm import __version__
 from dpm.diagnostics import REPORTERS, TextReporter
 from dpm.errors import DpmError
 from dpm.options import compile_paths, config_options
-from dpm.registry_commands import apply_command, plan
+from dpm.registry_commands import apply_command, drift, dump, plan
 from dpm.schema import render_schema, schemas, write_schemas
 from dpm.yamlio import dump_yaml
 
@@ -111,8 +111,8 @@ def schema(directory: Path | None) -> int:
     return 0
 
 
-cli.add_command(plan)
-cli.add_command(apply_command)
+for command in (plan, apply_command, drift, dump):
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -76,7 +76,10 @@ class _Compiler:
         document = item.document
         data = _dump(item.value)
         name = data["name"]
-        self.check_secrets(document, allowed=lambda path: False)
+        # The registry seals a template's credential fields just as a provider's.
+        self.check_secrets(
+            document, allowed=lambda path: path[:3] == ("providerConfig", "authConfig", "fields") and len(path) == 4
+        )
         if name in self.state.templates:
             self.duplicate(document, ("name",), f"template '{name}'", self.template_marks[name])
             return
@@ -138,7 +141,7 @@ class _Compiler:
             where = document.mark(path)
             names = ", ".join(secret.names)
             if not allowed(path):
-                message = f"secret {names} is used here, but secrets may only fill authConfig.fields"
+                message = f"secret {names} is used here, but secrets may only fill authConfig.fields values"
                 hint = "put the secret in an authConfig.fields entry and use it in a header as {{fieldName}}"
                 self.problems.append(Diagnostic.error("secret-placement", message, where, path, hint))
             elif not secret.known:

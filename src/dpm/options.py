@@ -14,9 +14,10 @@ import click
 
 from dpm.client import DEFAULT_MAX_WAIT, RegistryClient
 from dpm.config import CompiledConfig, compile_config
-from dpm.diagnostics import TextReporter
+from dpm.diagnostics import TextReporter, has_errors
+from dpm.errors import DpmError
 from dpm.logs import configure_logging
-from dpm.project import Project
+from dpm.project import Project, load_project
 from dpm.targets import choose_target, connect
 
 DEFAULT_PATH = "providers.d"
@@ -71,6 +72,15 @@ def compile_paths(
         require_secrets=require_secrets,
         stdin=sys.stdin.buffer,
     )
+
+
+def project_only(paths: Sequence[str], environment: str | None, variables: Sequence[str]) -> Project:
+    """The project settings alone, for commands that read no config documents; invalid settings stop here."""
+    project, problems = load_project(list(paths) or [DEFAULT_PATH], environment, variables)
+    if has_errors(problems):
+        click.echo(TextReporter().report(problems, "dpm.yaml"), err=True)
+        raise DpmError("the project settings are invalid")
+    return project
 
 
 def valid_or_report(config: CompiledConfig) -> bool:

@@ -19,22 +19,24 @@ Kind = Literal["template", "provider", "model"]
 LEVELS: tuple[Kind, ...] = ("template", "provider", "model")
 
 
-class _Frozen(BaseModel):
+class Record(BaseModel):
+    """Immutable plain data with a published JSON form."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class FieldChange(_Frozen):
+class FieldChange(Record):
     path: str = Field(description="Dotted path of the field, e.g. capabilities.maxContextLength.")
     before: Any = None
     after: Any = None
 
 
-class SecretNote(_Frozen):
+class SecretNote(Record):
     field: str = Field(description="The authConfig.fields name.")
     status: Literal["same", "changed", "unknown", "added", "removed"]
 
 
-class Change(_Frozen):
+class Change(Record):
     action: Action
     kind: Kind
     provider: str | None = Field(default=None, description="The provider identifier, for a model.")
@@ -62,7 +64,7 @@ class Change(_Frozen):
         return (1, -level, self.key) if self.action == "delete" else (0, level, self.key)
 
 
-class Counts(_Frozen):
+class Counts(Record):
     create: int = 0
     update: int = 0
     delete: int = 0
@@ -72,7 +74,7 @@ class Counts(_Frozen):
         return self.create + self.update + self.delete
 
 
-class RequestCost(_Frozen):
+class RequestCost(Record):
     plan: int = Field(description="Requests made to compute this plan.")
     apply: int = Field(description="Requests the apply will make, including its final verification.")
     remaining: int | None = Field(default=None, description="The registry's remaining quota, when it says.")
@@ -80,7 +82,7 @@ class RequestCost(_Frozen):
     resetsAt: str | None = None
 
 
-class Plan(_Frozen):
+class Plan(Record):
     formatVersion: int = PLAN_FORMAT_VERSION
     target: str = Field(description="The registry this plan was computed against.")
     registry: str | None = Field(default=None, description="Its URL; None for the embedded registry.")

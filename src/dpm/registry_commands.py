@@ -12,19 +12,21 @@ from pydantic import ValidationError
 from dpm import operations
 from dpm.config import CompiledConfig
 from dpm.diff import Ownership
+from dpm.drift import detect
+from dpm.dump import dump as dump_registry
 from dpm.errors import DpmError, UsageError
 from dpm.options import (
     DEFAULT_PATH,
     Session,
     compile_paths,
     config_options,
+    project_only,
     registry_options,
     session,
     valid_or_report,
 )
 from dpm.plan import Plan
-from dpm.project import load_project
-from dpm.report import PLAN_REPORTERS, TextPlanReporter, outcome_summary
+from dpm.report import DRIFT_REPORTERS, PLAN_REPORTERS, TextPlanReporter, outcome_summary
 
 prune_option = click.option("--prune/--no-prune", default=None, help="Delete providers in scope that the files lack.")
 
@@ -99,7 +101,7 @@ def apply_command(
         if paths:
             raise UsageError("give either PATH or --plan, not both", "a saved plan already holds the config")
         saved = _load_plan(plan_file)
-        project, _ = load_project([DEFAULT_PATH], environment, variables)
+        project = project_only([], environment, variables)
         limit = allow_deletes if allow_deletes is not None else project.settings.maxDeletes
         with session(project, registry or saved.registry or "embedded", max_wait, verbose) as live:
             if live.target != saved.target:
@@ -176,3 +178,57 @@ def _confirm(auto_approve: bool, target: str) -> None:
         raise DpmError("refusing to apply without confirmation: there is no terminal to ask", "pass --auto-approve")
     if not click.confirm(f"Apply these changes to the {target}?", default=False):
         raise click.exceptions.Abort()
+
+
+@click.command()
+@config_options
+@registry_options
+@click.option("--format", "output", type=click.Choice(sorted(DRIFT_REPORTERS)), default="text", show_default=True)
+def drift(
+    *,
+    paths: Sequence[str],
+    environment: str | None,
+    variables: Sequence[str],
+    require_secrets: bool,
+    registry: str | None,
+    max_wait: float,
+    verbose: bool,
+    output: str,
+) -> int:
+    """Report what changed in the registry outside git (one request). Exit 2 when there is drift."""
+    config = compile_paths(paths, environment, variables, require_secrets)
+    if not valid_or_report(config):
+        return 1
+    with session(config.project, registry, max_wait, verbose) as live:
+        found = detect(
+            config.state, operations.read_live(live.client), tuple(config.project.settings.scope), live.target
+        )
+    click.echo(DRIFT_REPORTERS[output]().report(found))
+    return 2 if found.drifted else 0
+
+
+@click.command()
+@registry_options
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="Write the config files here (a new or empty directory).",
+)
+def dump(*, registry: str | None, max_wait: float, verbose: bool, directory: Path) -> int:
+    """Write the live registry as config files: one per provider in scope, one per custom template."""
+    if directory.is_dir() and any(directory.iterdir()):
+        raise UsageError(f"{directory} is not empty; dpm dump writes into a new or empty directory")
+    project = project_only([str(directory.parent)], None, [])
+    with session(project, registry, max_wait, verbose) as live:
+        dumped = dump_registry(operations.read_live(live.client), Ownership(tuple(project.settings.scope)), live.target)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in dumped.files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
+    if dumped.secrets:
+        click.echo("the registry never returns secrets; set these before dpm plan:")
+        click.echo("".join(f"  export {name}=…\n" for name in sorted(dumped.secrets)), nl=False)
+    return 0

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from dpm.apply import Outcome
+from dpm.drift import LABELS, DriftReport
+from dpm.markdown import MarkdownDriftReporter, MarkdownPlanReporter
 from dpm.plan import Change, FieldChange, Plan
 
 _SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
@@ -81,9 +83,44 @@ class JsonPlanReporter:
         return plan.model_dump_json(indent=2)
 
 
-PLAN_REPORTERS: dict[str, type[TextPlanReporter] | type[JsonPlanReporter]] = {
+PLAN_REPORTERS: dict[str, type[TextPlanReporter] | type[JsonPlanReporter] | type[MarkdownPlanReporter]] = {
     "text": TextPlanReporter,
     "json": JsonPlanReporter,
+    "markdown": MarkdownPlanReporter,
+}
+
+
+class TextDriftReporter:
+    def report(self, report: DriftReport) -> str:
+        revision = f" (revision {report.liveRevision})" if report.liveRevision else ""
+        lines = [f"dpm drift for {report.target}{revision}", ""]
+        if not report.drifted:
+            lines.append("No drift: the registry matches git.")
+        for finding in report.findings:
+            lines.append(f"{_DRIFT_SYMBOLS[finding.kind]} {finding.object} {finding.key}: {LABELS[finding.kind]}")
+            changed = {f"authConfig.fields.{s.field}" for s in finding.secrets if s.status == "changed"}
+            for field in finding.fields:
+                if field.path in changed:
+                    lines.append(f"    {field.path}: (sensitive value changed)")
+                elif finding.kind == "changed":
+                    lines.append(f"    {field.path}: git {_value(field.before)}, registry {_value(field.after)}")
+        lines.append("")
+        counts = ", ".join(f"{report.count(k)} {LABELS[k]}" for k in LABELS)
+        lines.append(f"Drift: {counts}." if report.drifted else "Drift: none.")
+        lines += [f"warning: {w}" for w in report.warnings]
+        return "\n".join(lines)
+
+
+class JsonDriftReporter:
+    def report(self, report: DriftReport) -> str:
+        return report.model_dump_json(indent=2)
+
+
+_DRIFT_SYMBOLS = {"changed": "~", "deleted": "-", "unmanaged": "?"}
+DRIFT_REPORTERS: dict[str, type[TextDriftReporter] | type[JsonDriftReporter] | type[MarkdownDriftReporter]] = {
+    "text": TextDriftReporter,
+    "json": JsonDriftReporter,
+    "markdown": MarkdownDriftReporter,
 }
 
 

@@ -1,0 +1,243 @@
+"""The GitOps loop through the real ``dpm`` entry point on the embedded registry: saved plans, prune, drift, dump."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dpm import markdown
+from dpm.drift import DriftReport, Finding
+from dpm.markdown import MarkdownDriftReporter, MarkdownPlanReporter
+from dpm.plan import Change, FieldChange, Plan, RequestCost
+from tests.conftest import REPO, RunDpm
+
+CANARY = "sk-canary-gitops-31f0"
+SECRETS = {
+    "DPM_OPENAI_API_KEY": CANARY + "-openai",
+    "DPM_ANTHROPIC_API_KEY": CANARY + "-anthropic",
+    "DPM_MISTRAL_API_KEY": CANARY + "-mistral",
+    "DPM_SEARCH_GATEWAY_KEY": CANARY + "-gateway",
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(REPO / "providers.d", tmp_path / "providers.d")
+    shutil.copy(REPO / "dpm.yaml", tmp_path / "dpm.yaml")
+    monkeypatch.chdir(tmp_path)
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_a_saved_plan_holds_no_secret_and_applies_exactly_once(repo: Path, dpm: RunDpm) -> None:
+    made = dpm("plan", "-o", "plan.json")
+    assert made.exit_code == 0
+    assert "dpm apply --plan plan.json" in made.out
+    text = (repo / "plan.json").read_text()
+    assert CANARY not in text
+    assert '"$secret": "${{ secret.DPM_OPENAI_API_KEY }}"' in text
+    first = dpm("apply", "--plan", "plan.json", "--auto-approve")
+    assert first.exit_code == 0, first.err
+    assert "Verified" in first.out
+    second = dpm("apply", "--plan", "plan.json", "--auto-approve")
+    assert second.exit_code == 3
+    assert "the saved plan is stale; nothing was applied" in second.err
+    assert "provider openai now exists (the plan would create it)" in second.err
+
+
+def test_a_stale_plan_exits_3_and_writes_nothing(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    edit(repo / "providers.d" / "openai.yaml", "name: GPT-4o mini", "name: GPT-4o mini (cheap)")
+    edit(repo / "providers.d" / "anthropic.yaml", "name: Claude Haiku 4.5", "name: Claude Haiku")
+    assert dpm("plan", "-o", "plan.json").exit_code == 0
+    # Someone changes one object the plan touches, through the registry, in the meantime.
+    edit(repo / "providers.d" / "openai.yaml", "name: GPT-4o mini (cheap)", "name: GPT-4o mini (hand edit)")
+    assert dpm("apply", "--auto-approve", "providers.d/openai.yaml").exit_code == 0
+    stale = dpm("apply", "--plan", "plan.json", "--auto-approve")
+    assert stale.exit_code == 3
+    assert "model openai/gpt-4o-mini changed since the plan was made" in stale.err
+    assert "claude-haiku" not in stale.err
+    after = json.loads(dpm("plan", "--format", "json").out)
+    assert [c["identifier"] for c in after["changes"]] == ["claude-haiku-4-5"]  # the stale plan wrote nothing
+
+
+def test_an_unrelated_change_does_not_block_a_saved_plan(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    edit(repo / "providers.d" / "anthropic.yaml", "name: Claude Haiku 4.5", "name: Claude Haiku")
+    assert dpm("plan", "-o", "plan.json").exit_code == 0
+    edit(repo / "providers.d" / "anthropic.yaml", "name: Claude Haiku", "name: Claude Haiku 4.5")
+    edit(repo / "providers.d" / "openai.yaml", "name: GPT-4o mini", "name: GPT-4o mini (elsewhere)")
+    assert dpm("apply", "--auto-approve", "providers.d/openai.yaml").exit_code == 0
+    assert dpm("apply", "--plan", "plan.json", "--auto-approve").exit_code == 0
+
+
+def test_a_secret_rotated_after_the_plan_is_refused(repo: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dpm("plan", "-o", "plan.json").exit_code == 0
+    monkeypatch.setenv("DPM_OPENAI_API_KEY", "rotated-after-review")
+    refused = dpm("apply", "--plan", "plan.json", "--auto-approve")
+    assert refused.exit_code == 3
+    assert "${{ secret.DPM_OPENAI_API_KEY }} has changed since the plan was made" in refused.err
+
+
+def test_a_modified_plan_file_is_refused(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("plan", "-o", "plan.json").exit_code == 0
+    edit(repo / "plan.json", '"https://api.openai.com/v1"', '"https://evil.example/v1"')
+    refused = dpm("apply", "--plan", "plan.json", "--auto-approve")
+    assert refused.exit_code == 1
+    assert "was modified after dpm wrote it" in refused.err
+
+
+def test_prune_is_off_by_default_and_guarded(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    (repo / "providers.d" / "openai.yaml").unlink()
+    (repo / "providers.d" / "anthropic.yaml").unlink()
+    kept = dpm("plan", "--detailed-exitcode")
+    assert kept.exit_code == 0
+    pruning = dpm("plan", "--prune")
+    assert "- provider openai" in pruning.out
+    assert "Plan: 0 to create, 0 to update, 9 to delete." in pruning.out
+    guarded = dpm("apply", "--prune", "--auto-approve")
+    assert guarded.exit_code == 1
+    assert "the plan deletes 9 objects, more than maxDeletes (5) allows" in guarded.err
+    assert "--allow-deletes 9" in guarded.err
+    allowed = dpm("apply", "--prune", "--auto-approve", "--allow-deletes", "9")
+    assert allowed.exit_code == 0, allowed.err
+    assert dpm("plan", "--prune", "--detailed-exitcode").exit_code == 0
+
+
+def test_scope_limits_what_prune_touches(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    edit(repo / "dpm.yaml", 'scope: ["*"]', 'scope: ["open*"]')
+    (repo / "providers.d" / "openai.yaml").unlink()
+    (repo / "providers.d" / "anthropic.yaml").unlink()
+    out = dpm("plan", "--prune").out
+    assert "- provider openai" in out
+    assert "anthropic" not in out
+
+
+def test_drift_classifies_what_changed_outside_git(repo: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    assert dpm("drift").exit_code == 0
+    # What the registry now holds differs from git in three ways.
+    edit(repo / "providers.d" / "anthropic.yaml", "name: Anthropic\n", "name: Anthropic PBC\n")
+    shutil.move(repo / "providers.d" / "ollama.yaml", repo / "ollama.yaml")
+    monkeypatch.setenv("DPM_OPENAI_API_KEY", "rotated-by-hand")
+    report = dpm("drift", "--format", "json")
+    assert report.exit_code == 2
+    findings = {(f["kind"], f["object"], f["key"]) for f in json.loads(report.out)["findings"]}
+    assert ("changed", "provider", "anthropic") in findings
+    assert ("changed", "provider", "openai") in findings
+    assert ("unmanaged", "provider", "ollama-local") in findings
+    text = dpm("drift").out
+    assert 'name: git "Anthropic PBC", registry "Anthropic"' in text
+    assert "authConfig.fields.apiKey: (sensitive value changed)" in text
+    assert CANARY not in text + report.out + dpm("drift", "--format", "markdown").out
+
+
+def test_drift_reports_deletions_outside_git(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve", "providers.d/openai.yaml").exit_code == 0
+    (repo / "providers.d" / "extra.yaml").write_text((repo / "providers.d" / "ollama.yaml").read_text())
+    found = json.loads(dpm("drift", "--format", "json", "providers.d/openai.yaml", "providers.d/ollama.yaml").out)
+    assert {(f["kind"], f["key"]) for f in found["findings"]} >= {("deleted", "ollama-local")}
+
+
+def test_dump_then_plan_shows_no_changes(repo: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    dumped = dpm("dump", "--out", "dumped")
+    assert dumped.exit_code == 0, dumped.err
+    assert "export DPM_OLLAMA_LOCAL_API_KEY=…" in dumped.out
+    files = sorted(p.name for p in (repo / "dumped").iterdir())
+    assert files == [
+        "anthropic.yaml",
+        "mistral.yaml",
+        "ollama-local.yaml",
+        "openai.yaml",
+        "search-team-gateway.yaml",
+        "template-internal-gateway.yaml",
+    ]
+    openai = (repo / "dumped" / "openai.yaml").read_text()
+    assert "apiKey: ${{ secret.DPM_OPENAI_API_KEY }}" in openai
+    monkeypatch.setenv("DPM_OLLAMA_LOCAL_API_KEY", "ollama")
+    monkeypatch.setenv("DPM_SEARCH_TEAM_GATEWAY_API_KEY", SECRETS["DPM_SEARCH_GATEWAY_KEY"])
+    assert dpm("validate", "dumped").exit_code == 0
+    clean = dpm("plan", "dumped", "--detailed-exitcode")
+    assert clean.exit_code == 0, clean.out
+    again = dpm("dump", "--out", "dumped-again")
+    assert again.exit_code == 0
+    for name in files:
+        assert (repo / "dumped" / name).read_text() == (repo / "dumped-again" / name).read_text()
+    refused = dpm("dump", "--out", "dumped")
+    assert refused.exit_code == 1
+    assert "is not empty" in refused.err
+
+
+def test_system_providers_and_templates_are_never_touched(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    for path in (repo / "providers.d").glob("*.yaml"):
+        path.unlink()
+    (repo / "providers.d" / "keep.yaml").write_text((REPO / "providers.d" / "ollama.yaml").read_text())
+    out = dpm("plan", "--prune", "--format", "json").out
+    deleted = {(c["kind"], c["identifier"]) for c in json.loads(out)["changes"] if c["action"] == "delete"}
+    assert ("template", "internal-gateway") in deleted
+    assert not any(name.endswith("-template") or name in ("OpenAI", "Anthropic") for _, name in deleted)
+
+
+def _big_plan(count: int) -> Plan:
+    changes = [
+        Change(
+            action="update",
+            kind="provider",
+            identifier=f"provider-{i:05d}",
+            fields=[FieldChange(path="description", before="x" * 200, after="y" * 200)],
+        )
+        for i in range(count)
+    ]
+    return Plan(target="registry http://r/api", changes=changes, requests=RequestCost(plan=1, apply=3))
+
+
+def test_a_large_plan_comment_is_truncated_to_fit_github(tmp_path: Path) -> None:
+    comment = MarkdownPlanReporter(saved_as=tmp_path / "plan.json").report(_big_plan(2000))
+    assert len(comment) < 65_000
+    assert comment.startswith("### dpm plan for the registry http://r/api")
+    assert "| providers | 0 | 2000 | 0 |" in comment
+    assert "more object(s) not shown here" in comment
+    assert f"The full plan is in `{tmp_path / 'plan.json'}` (JSON)." in comment
+    assert comment.count("<details>") == comment.count("</details>")
+
+
+def test_a_small_plan_comment_is_whole_and_badged() -> None:
+    plan = Plan(
+        target="registry http://r/api",
+        changes=[Change(action="delete", kind="provider", identifier="old", fields=[])],
+        requests=RequestCost(plan=1, apply=3),
+    )
+    comment = MarkdownPlanReporter().report(plan)
+    assert "⚠️ <b>delete</b>" in comment
+    assert "not shown" not in comment
+
+
+def test_values_cannot_break_out_of_the_comment_fence() -> None:
+    field = FieldChange(path="description", before="a", after="```\n</details>")
+    plan = Plan(
+        target="t",
+        changes=[Change(action="update", kind="provider", identifier="p", fields=[field])],
+        requests=RequestCost(plan=1, apply=1),
+    )
+    comment = MarkdownPlanReporter().report(plan)
+    assert "````diff" in comment
+
+
+def test_drift_markdown_truncates_too() -> None:
+    findings = [Finding(kind="unmanaged", object="provider", key=f"p{i}", fields=[]) for i in range(20_000)]
+    comment = MarkdownDriftReporter().report(DriftReport(target="t", findings=findings))
+    assert len(comment) < markdown.MAX_CHARS + 5_000
