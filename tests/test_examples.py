@@ -1,0 +1,58 @@
+"""The ready-made workflows, action and pre-commit hook: every dpm command line in them parses, and the hook runs."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from dpm.cli import cli
+from tests.conftest import REPO, RunDpm
+
+
+def _commands(node: Any) -> list[str]:
+    """The ``with: command:`` of every step that uses the dpm action."""
+    if isinstance(node, list):
+        return [c for value in node for c in _commands(value)]
+    if not isinstance(node, dict):
+        return []
+    found = [c for value in node.values() for c in _commands(value)]
+    inputs = node.get("with")
+    if "dpm" in str(node.get("uses", "")) and isinstance(inputs, dict):
+        found.append(str(inputs["command"]))
+    return found
+
+
+WORKFLOWS = sorted((REPO / "examples" / "github" / "workflows").glob("*.yml"))
+COMMANDS = [(path.name, command) for path in WORKFLOWS for command in _commands(yaml.safe_load(path.read_text()))]
+
+
+@pytest.mark.parametrize(("workflow", "command"), COMMANDS, ids=[f"{w}: {c}" for w, c in COMMANDS])
+def test_every_command_line_in_the_workflows_parses(workflow: str, command: str) -> None:
+    name, *args = shlex.split(command)
+    with click.Context(cli) as context:
+        sub = cli.get_command(context, name)
+        assert sub is not None, f"{workflow}: no command {name}"
+        sub.make_context(name, list(args), parent=context)
+
+
+def test_the_workflows_cover_plan_apply_and_drift() -> None:
+    names = {shlex.split(command)[0] for _, command in COMMANDS}
+    assert {"validate", "plan", "apply", "drift"} <= names
+
+
+def test_the_pre_commit_hook_runs(dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    monkeypatch.chdir(REPO)
+    program, *args = shlex.split(hook["entry"])
+    assert program == "dpm"
+    assert dpm(*args).exit_code == 0
+
+
+def test_the_action_runs_dpm_from_its_own_checkout() -> None:
+    action = yaml.safe_load((REPO / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    assert any('"${{ github.action_path }}"' in str(step.get("run", "")) for step in action["runs"]["steps"])
