@@ -28,8 +28,8 @@ Measurement: each dpm run is a child of a small wrapper process (``python -c``) 
 in the wrapper around the child. Requests are counted twice: server-side from uvicorn's access log, and client-side
 from dpm's ``-v`` log (``METHOD path -> status``); the table shows the server's count, and the script fails when the
 two disagree. The dpm runs import dpm like this script does, so ``PYTHONPATH=<checkout>/src`` measures another
-checkout than the installed one; the report prints which. Exit status 1 means the benchmark itself went wrong (a run failed or the registries do not hold the
-config); a missed aim shows in the table only.
+checkout than the installed one; the report prints which. Exit status 1 means the benchmark itself went wrong (a
+run failed or the registries do not hold the config); a missed aim shows in the table only.
 """
 
 from __future__ import annotations
