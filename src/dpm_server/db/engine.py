@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, update
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dpm_server.db.tables import RegistryState
+from dpm_server.errors import Conflict
 
 _WRITE = "dpm_write"
 
@@ -64,8 +66,12 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        with self._write() as session, session.begin():
-            yield session
+        try:
+            with self._write() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            # Services check uniqueness first; this is a concurrent writer winning the race (PostgreSQL).
+            raise Conflict("The change conflicts with a concurrent change; read again and retry") from exc
 
     @contextmanager
     def change(self) -> Iterator[Session]:

@@ -91,30 +91,49 @@ def _rest(error: FieldError) -> tuple[str, Any, str | None]:
     return error.message, error.value, error.suggestion
 
 
-def _provider_ref(raw: dict[str, Any], request: ImportRequest, session: Session) -> str | None:
-    if isinstance(raw.get("providerIdentifier"), str):
-        return str(raw["providerIdentifier"])
-    pid = raw.get("providerId")
-    for provider in request.data.providers:
-        if pid is not None and provider.get("id") == pid and isinstance(provider.get("identifier"), str):
-            return str(provider["identifier"])
-    row = session.get(Provider, pid) if isinstance(pid, str) else None
-    return row.identifier if row else None
+def _provider_refs(session: Session, request: ImportRequest) -> list[str | None]:
+    """Each model's provider identifier: its providerIdentifier, or its providerId within this file or stored."""
+    in_file = {p.get("id"): p.get("identifier") for p in request.data.providers if isinstance(p.get("identifier"), str)}
+    ids = [raw.get("providerId") for raw in request.data.models if not isinstance(raw.get("providerIdentifier"), str)]
+    unknown = [pid for pid in ids if isinstance(pid, str) and pid not in in_file]
+    stored = dict(session.execute(select(Provider.id, Provider.identifier).where(Provider.id.in_(unknown))).all())
+    refs: list[str | None] = []
+    for raw in request.data.models:
+        ref, pid = raw.get("providerIdentifier"), raw.get("providerId")
+        if not isinstance(ref, str):
+            ref = in_file.get(pid) or (stored.get(pid) if isinstance(pid, str) else None)
+        refs.append(ref if isinstance(ref, str) else None)
+    return refs
+
+
+@dataclass
+class _Stored:
+    """What the database already holds for the providers a file's models name, fetched in two queries."""
+
+    providers: dict[str, dict[str, Any]]
+    models: dict[tuple[str, str], Model]
+
+    @classmethod
+    def fetch(cls, session: Session, identifiers: set[str]) -> _Stored:
+        rows = session.scalars(select(Provider).where(Provider.identifier.in_(identifiers)))
+        providers = {row.identifier: provider_rows.stored_fields(row) for row in rows}
+        query = select(Model, Provider.identifier).join(Provider).where(Provider.identifier.in_(identifiers))
+        return cls(providers, {(ident, row.identifier): row for row, ident in session.execute(query).all()})
 
 
 def _plan_models(session: Session, request: ImportRequest, plan: Plan, resulting: dict[str, dict[str, Any]]) -> None:
     mode = request.options.conflictResolution
+    refs = _provider_refs(session, request)
+    stored = _Stored.fetch(session, {ref for ref in refs if ref})
     by_provider: dict[str, list[dict[str, Any]]] = {}
-    for index, raw in enumerate(request.data.models):
+    for index, (raw, ref) in enumerate(zip(request.data.models, refs, strict=True)):
         prefix = ("data", "models", index)
-        ref = _provider_ref(raw, request, session)
         body, errors = parse(ModelSpec, _strip(raw), prefix)
         plan.errors += errors
-        provider_values = resulting.get(ref or "") or _stored_provider(session, ref)
+        provider_values = resulting.get(ref or "") or stored.providers.get(ref or "")
         if ref is None or provider_values is None:
-            plan.errors.append(
-                FieldError(".".join(map(str, prefix)), "the model's provider is neither in this file nor stored")
-            )
+            problem = "the model's provider is neither in this file nor stored"
+            plan.errors.append(FieldError(".".join(map(str, prefix)), problem))
             continue
         if body is None:
             continue
@@ -122,29 +141,15 @@ def _plan_models(session: Session, request: ImportRequest, plan: Plan, resulting
         by_provider.setdefault(ref, []).append(values)
         limit = (provider_values.get("capabilities") or {}).get("maxContextLength")
         plan.errors += models.problems(values, limit, prefix)
-        row = _stored_model(session, ref, body.identifier)
+        row = stored.models.get((ref, body.identifier))
         if row is not None and mode == "skip":
-            plan.steps.append(
-                Step("model", body.identifier, "skipped", row=row, provider_identifier=ref, message="already exists")
-            )
+            plan.steps.append(Step("model", body.identifier, "skipped", row=row, message="already exists"))
             continue
         changes = _changes(body, mode) if row else values
         action = "updated" if row else "created"
         plan.steps.append(Step("model", body.identifier, action, changes, row, ref, f"model {action}"))
     for ref, specs in by_provider.items():
         plan.errors += from_violations(model_list_violations(specs), ("data", "models", f"<{ref}>"))
-
-
-def _stored_provider(session: Session, identifier: str | None) -> dict[str, Any] | None:
-    row = session.scalar(select(Provider).where(Provider.identifier == identifier)) if identifier else None
-    return provider_rows.stored_fields(row) if row else None
-
-
-def _stored_model(session: Session, provider_identifier: str, identifier: str) -> Model | None:
-    query = (
-        select(Model).join(Provider).where(Provider.identifier == provider_identifier, Model.identifier == identifier)
-    )
-    return session.scalar(query)
 
 
 def _plan_templates(session: Session, request: ImportRequest, plan: Plan) -> None:
@@ -168,25 +173,29 @@ def _plan_templates(session: Session, request: ImportRequest, plan: Plan) -> Non
 
 
 def _carry_out(session: Session, box: SecretBox, plan: Plan, actor: str) -> None:
+    """Writes the planned steps; every check already passed, so rows go in without per-row lookups."""
+    written: dict[str, Provider] = {}
     for step in plan.steps:
-        if step.action == "skipped":
-            continue
-        if step.kind == "provider" and step.row is None:
-            providers.create_row(session, box=box, values=step.values, actor=actor)
-        elif step.kind == "provider":
+        if step.kind == "provider" and step.action == "created":
+            written[step.identifier] = providers.create_row(
+                session, box=box, values=step.values, actor=actor, known_new=True
+            )
+        elif step.kind == "provider" and step.action == "updated":
             providers.update_row(box=box, row=step.row, changes=step.values)
-        elif step.kind == "model":
-            provider = session.scalar(select(Provider).where(Provider.identifier == step.provider_identifier))
-            assert provider is not None  # planned against this file or the stored providers
-            if step.row is None:
-                models.create_row(session, provider=provider, values=step.values)
-            else:
-                models.update_row(session, row=step.row, provider=provider, changes=step.values)
-        elif step.row is None:
-            templates.create_row(session, box=box, values=step.values, actor=actor)
+    models_to_write = [s for s in plan.steps if s.kind == "model" and s.action != "skipped"]
+    missing = {s.provider_identifier for s in models_to_write} - written.keys()
+    written |= {p.identifier: p for p in session.scalars(select(Provider).where(Provider.identifier.in_(missing)))}
+    for step in models_to_write:
+        provider = written[step.provider_identifier or ""]
+        if step.row is None:
+            models.create_row(session, provider=provider, values=step.values, known_new=True)
         else:
+            models.update_row(session, row=step.row, provider=provider, changes=step.values)
+    for step in plan.steps:
+        if step.kind == "template" and step.action == "created":
+            templates.create_row(session, box=box, values=step.values, actor=actor)
+        elif step.kind == "template" and step.action == "updated":
             templates.update_row(session, box=box, row=step.row, changes=step.values)
-        session.flush()
 
 
 def import_(session: Session, *, box: SecretBox, request: ImportRequest, actor: str) -> dict[str, Any]:

@@ -52,12 +52,13 @@ def problems(values: dict[str, Any], limit: int | None, prefix: tuple[str | int,
     )
 
 
-def create_row(session: Session, *, provider: Provider, values: dict[str, Any]) -> Model:
+def create_row(session: Session, *, provider: Provider, values: dict[str, Any], known_new: bool = False) -> Model:
+    """Inserts a model; ``known_new`` skips the uniqueness lookup when a bulk import has already done it."""
     found = problems(values, max_context(provider))
     if found:
         raise ValidationFailed(found)
     taken = select(Model.id).where(Model.provider_id == provider.id, Model.identifier == values["identifier"])
-    if session.scalar(taken) is not None:
+    if not known_new and session.scalar(taken) is not None:
         raise AlreadyExists(
             f"Provider '{provider.identifier}' already has a model '{values['identifier']}'", field="identifier"
         )
@@ -65,7 +66,6 @@ def create_row(session: Session, *, provider: Provider, values: dict[str, Any]) 
     row = Model(id=new_id(), provider_id=provider.id, created_at=now, status="active", is_default=False)
     _assign(session, row, values)
     session.add(row)
-    session.flush()
     return row
 
 

@@ -13,7 +13,7 @@ from dpm_server.errors import AlreadyExists, Conflict, FieldError, SystemResourc
 from dpm_server.schemas.requests import NULLABLE_UPDATE_FIELDS, ProviderCreate, ProviderUpdate
 from dpm_server.secretbox import SecretBox
 from dpm_server.services import provider_rows
-from dpm_server.services.common import check_if_match, load, new_etag, new_id
+from dpm_server.services.common import check_if_match, load, new_id
 from dpm_server.views import provider_view
 
 
@@ -55,19 +55,22 @@ def get_provider(session: Session, *, provider_id: str) -> dict[str, Any]:
 
 
 def create_row(
-    session: Session, *, box: SecretBox, values: dict[str, Any], actor: str, is_system: bool = False
+    session: Session, *, box: SecretBox, values: dict[str, Any], actor: str, known_new: bool = False
 ) -> Provider:
-    """Inserts a provider from API-shaped ``values``; 422 on any rule, 409 on a taken identifier."""
+    """Inserts a provider from API-shaped ``values``; 422 on any rule, 409 on a taken identifier.
+
+    ``known_new``: the caller has already checked the identifier (a bulk import), so skip the lookup.
+    """
     staged = provider_rows.stage(box, values)
     if staged.problems:
         raise ValidationFailed(staged.problems)
-    ensure_identifier_free(session, values["identifier"])
+    if not known_new:
+        ensure_identifier_free(session, values["identifier"])
     now = utcnow()
-    row = Provider(id=new_id(), is_system=is_system, created_by=actor, created_at=now, etag=new_etag())
+    row = Provider(id=new_id(), is_system=False, created_by=actor, created_at=now)
     provider_rows.assign(row, staged)
     row.updated_at = now
     session.add(row)
-    session.flush()
     return row
 
 

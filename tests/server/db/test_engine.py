@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
+from dpm_server.errors import Conflict
 
 
 def _database(tmp_path: Path) -> Database:
@@ -57,6 +57,6 @@ def test_migrations_are_idempotent_and_at_head(tmp_path: Path) -> None:
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
     db = _database(tmp_path)
     orphan = text("INSERT INTO refresh_tokens VALUES ('j', 'f', 'no-user', '2030-01-01', NULL, NULL)")
-    with pytest.raises(IntegrityError), db.write() as session:
+    with pytest.raises(Conflict), db.write() as session:  # an integrity failure is a 409, never a 500
         session.execute(orphan)
     db.dispose()

@@ -150,3 +150,13 @@ def test_custom_templates_round_trip(admin: TestClient) -> None:
     assert result["details"] == [
         {"type": "template", "identifier": "Mine", "action": "updated", "message": "template updated"}
     ]
+
+
+def test_models_find_their_provider_by_exported_id(admin: TestClient) -> None:
+    provider = dict(guide.PROVIDER, id="id-from-another-registry")
+    model = dict(guide.MODEL, providerId="id-from-another-registry")
+
+    result = admin.post(IMPORT, json={"data": {"providers": [provider], "models": [model]}})
+
+    assert result.status_code == 200, result.text
+    assert result.json()["summary"]["modelsImported"] == 1
