@@ -7,8 +7,9 @@ failing with "database is locked" halfway through. PostgreSQL needs none of this
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from dpm_server.db.tables import RegistryState
 from dpm_server.errors import Conflict
 
 _WRITE = "dpm_write"
+POOL_SIZE = 40  # the size of the threadpool that runs sync routes
 
 
 def make_engine(url: str) -> Engine:
@@ -29,7 +31,15 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, hide_parameters=True, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30})
+    # A pool as large as the request concurrency: overflow connections would be opened (and their pragmas run)
+    # and closed again for every burst.
+    engine = create_engine(
+        url,
+        hide_parameters=True,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_SIZE,
+    )
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -56,6 +66,12 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite's busy handler polls with growing sleeps, which turns queued writers into a latency tail. Writers
+        # of this process queue on a lock instead and wake the moment it is free; busy_timeout still covers other
+        # processes. PostgreSQL has row locks and needs no such queue.
+        self._writers: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
 
@@ -67,7 +83,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         try:
-            with self._write() as session, session.begin():
+            with self._writers, self._write() as session, session.begin():
                 yield session
         except IntegrityError as exc:
             # Services check uniqueness first; this is a concurrent writer winning the race (PostgreSQL).
