@@ -2,7 +2,7 @@
 
 Every failure a client can see is an :class:`ApiError`; one handler (``http/handlers.py``) turns it into
 ``{"error": {...}, "timestamp", "requestId"}``. Subclasses fix the status and code, so a service raises
-``NotFound("Provider", id)`` and never thinks about HTTP.
+``NotFound.of("Provider", id)`` and never thinks about HTTP.
 
     ApiError
     ├── InvalidInput (400)          ├── AlreadyExists (409)     ├── PayloadTooLarge (413)
@@ -15,7 +15,7 @@ Every failure a client can see is an :class:`ApiError`; one handler (``http/hand
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -140,17 +140,3 @@ class InternalError(ApiError):
 
     def __init__(self) -> None:
         super().__init__("An unexpected error occurred; quote the requestId when reporting it")
-
-
-@dataclass
-class Problems:
-    """Collects field errors so that a request reports every failure at once."""
-
-    errors: list[FieldError] = field(default_factory=list)
-
-    def add(self, error: FieldError) -> None:
-        self.errors.append(error)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationFailed(self.errors)
