@@ -13,8 +13,8 @@ def test_values_and_keys_remember_their_positions() -> None:
     assert problems == []
     (document,) = documents
     assert document.data == {"kind": "Provider", "models": [{"identifier": "a", "name": "A"}]}
-    assert document.marks[("models", 0, "name")] == Mark("f.yaml", 4, 11)
-    assert document.key_marks[("models", 0, "name")] == Mark("f.yaml", 4, 5)
+    assert document.mark(("models", 0, "name")) == Mark("f.yaml", 4, 11)
+    assert document.mark(("models", 0, "name"), key=True) == Mark("f.yaml", 4, 5)
     assert document.mark(("models", 0, "missing", "deeper")) == Mark("f.yaml", 3, 5)
 
 
@@ -22,7 +22,7 @@ def test_several_documents_and_empty_ones() -> None:
     documents, problems = load_documents("f.yaml", "---\na: 1\n---\n---\nb: 2\n---\n")
     assert problems == []
     assert [d.data for d in documents] == [{"a": 1}, {"b": 2}]
-    assert [d.marks[()].line for d in documents] == [2, 5]
+    assert [d.mark(()).line for d in documents] == [2, 5]
 
 
 def test_duplicate_key_is_reported_at_the_second_occurrence() -> None:

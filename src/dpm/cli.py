@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from dpm import __version__
+from dpm.config import paused_gc
 from dpm.diagnostics import REPORTERS, TextReporter
 from dpm.errors import DpmError
 from dpm.options import compile_paths, config_options
@@ -91,7 +92,8 @@ def render(
         click.echo(TextReporter().report(config.diagnostics, config.summary), err=True)
     if not config.valid:
         return 1
-    data = config.state.to_data()
+    with paused_gc():
+        data = config.state.to_data()
     click.echo(json.dumps(data, indent=2) if output == "json" else dump_yaml(data), nl=output == "json")
     return 0
 

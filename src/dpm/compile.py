@@ -7,7 +7,6 @@ business rules of the resource vocabulary run over every provider as it will be 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -68,7 +67,7 @@ class _Compiler:
         for item in checked:
             if isinstance(item.value, models.ProviderDocument):
                 self.check_secrets(item.document, allowed=lambda path: path[:2] == ("authConfig", "fields"))
-                self.add_provider(item.document, _restore_secrets(_dump(item.value), item.document.data))
+                self.add_provider(item.document, _put(_dump(item.value), item.document.secrets))
             elif isinstance(item.value, models.TemplatedProviderDocument):
                 self.add_templated(item)
 
@@ -108,7 +107,7 @@ class _Compiler:
         template = self.resolve_template(document, value.fromTemplate)
         if template is None:
             return
-        customizations = _restore_secrets(value.customizations, document.data.get("customizations"))
+        customizations = _put(value.customizations, _under(("customizations",), document.secrets))
         built = templates.apply_template(template, value.identifier, value.name, customizations)
         view = _templated_view(document, built)
         checked, problems = check_schema(models.ProviderDocument, view, {"kind": "Provider", **built})
@@ -121,7 +120,7 @@ class _Compiler:
         if violations:
             return
         self.state.built_from[value.identifier] = value.fromTemplate
-        self.add_provider(document, _restore_secrets(_dump(checked), built))
+        self.add_provider(document, _put(_dump(checked), dict(_secrets_in(built))))
 
     def resolve_template(self, document: Document, ref: str) -> dict[str, Any] | None:
         if ref in self.state.templates:
@@ -137,7 +136,7 @@ class _Compiler:
         return None
 
     def check_secrets(self, document: Document, allowed: Any) -> None:
-        for path, secret in _secrets_in(document.data):
+        for path, secret in document.secrets.items():
             where = document.mark(path)
             names = ", ".join(secret.names)
             if not allowed(path):
@@ -180,15 +179,18 @@ def _secrets_in(value: Any, path: Path = ()) -> Iterator[tuple[Path, Secret]]:
             yield from _secrets_in(child, (*path, index))
 
 
-def _restore_secrets(checked: Any, original: Any) -> Any:
-    """``checked`` (validated with secrets hidden) with each ``Secret`` of ``original`` put back in its place."""
-    result = copy.deepcopy(checked)
-    for path, secret in _secrets_in(original):
-        target = result
+def _put(checked: Any, secrets: dict[Path, Secret]) -> Any:
+    """``checked`` (validated with secrets hidden) with each ``Secret`` put back at its path, in place."""
+    for path, secret in secrets.items():
+        target = checked
         for part in path[:-1]:
             target = target[part]
         target[path[-1]] = secret
-    return result
+    return checked
+
+
+def _under(prefix: Path, secrets: dict[Path, Secret]) -> dict[Path, Secret]:
+    return {path[len(prefix) :]: s for path, s in secrets.items() if path[: len(prefix)] == prefix}
 
 
 def _templated_view(document: Document, built: dict[str, Any]) -> Document:

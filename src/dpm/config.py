@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -43,6 +45,33 @@ def compile_config(
 ) -> CompiledConfig:
     """Load, render, validate and compile the config that ``paths`` name. Needs no network."""
     project, problems = load_project(paths, environment, variables)
+    with paused_gc():
+        return _compile(
+            paths, project=project, problems=problems, require_secrets=require_secrets, environ=environ, stdin=stdin
+        )
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Compiling builds hundreds of thousands of small objects that all stay alive; cycle collection passes over
+    them would only cost time (a fifth of a large validate), so it pauses, and they are exempted once built."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _compile(
+    paths: Sequence[str],
+    *,
+    project: Project,
+    problems: list[Diagnostic],
+    require_secrets: bool,
+    environ: Mapping[str, str] | None,
+    stdin: BinaryIO | None,
+) -> CompiledConfig:
     loaded = load(paths, stdin)
     problems += loaded.diagnostics
     renderer = Renderer(project.vars, os.environ if environ is None else environ)

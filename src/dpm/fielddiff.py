@@ -16,6 +16,8 @@ from dpm.diagnostics import Path
 
 def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[Path, Any, Any]]:
     """Every changed path with its value before and after (``None`` where the field is absent)."""
+    if before == after:  # the common case in a clean plan, and far cheaper than asking DeepDiff
+        return []
     difference = DeepDiff(before, after, view="tree", verbose_level=2, ignore_numeric_type_changes=True)
     paths: dict[Path, None] = {}
     for levels in difference.values():

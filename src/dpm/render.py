@@ -39,6 +39,7 @@ _SAFE_FILTERS = frozenset(
 _MAX_SEQUENCE = 100_000
 _MAX_EXPONENT = 256
 _NATIVE_TYPES = (str, int, float, bool, list, dict, type(None))
+_DOTTED_NAME = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+)\s*")
 _MISSING_ATTRIBUTE = re.compile(r"has no attribute '([^']*)'")
 _MISSING_NAME = re.compile(r"'([^']*)' is undefined")
 
@@ -171,22 +172,30 @@ class Renderer:
         self._secrets = _SecretNamespace(self.environ)
         self._context = {"vars": self.vars, "env": _EnvNamespace(self.environ), "secret": self._secrets}
         self._compiled: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+        self._expressions: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
 
     def render(self, document: Document) -> tuple[Document, list[Diagnostic]]:
         problems: list[Diagnostic] = []
-        data = self._walk(document, document.data, (), problems)
-        return replace(document, data=data), problems
+        secrets: dict[Path, Secret] = {}
+        data = self._walk(document, document.data, (), problems, secrets)
+        return replace(document, data=data, secrets=secrets), problems
 
-    def _walk(self, document: Document, value: Any, path: Path, problems: list[Diagnostic]) -> Any:
+    def _walk(
+        self, document: Document, value: Any, path: Path, problems: list[Diagnostic], secrets: dict[Path, Secret]
+    ) -> Any:
         if isinstance(value, dict):
-            return {k: self._walk(document, v, (*path, k), problems) for k, v in value.items()}
+            return {k: self._walk(document, v, (*path, k), problems, secrets) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._walk(document, v, (*path, i), problems) for i, v in enumerate(value)]
+            return [self._walk(document, v, (*path, i), problems, secrets) for i, v in enumerate(value)]
         if isinstance(value, str) and any(marker in value for marker in _MARKERS):
             try:
-                return self.render_string(value)
+                rendered = self.render_string(value)
             except RenderError as exc:
                 problems.append(Diagnostic.error("expression", exc.message, document.mark(path), path, exc.hint))
+                return value
+            if isinstance(rendered, Secret):
+                secrets[path] = rendered
+            return rendered
         return value
 
     def render_string(self, text: str) -> Any:
@@ -220,11 +229,53 @@ class Renderer:
         if "${%" in text:
             raise RenderError("statements (${% … %}) are not supported; use an expression ${{ … }}")
         single = _SINGLE_EXPRESSION.fullmatch(text)
-        if single is None:
-            template = self._jinja.from_string(text)
-            return template.render
-        expression = self._jinja.compile_expression(single.group(1), undefined_to_none=False)
-        return lambda context: _native(expression(context))
+        if single is not None:
+            return self._expression(single.group(1))
+        parts = _SINGLE_EXPRESSION.split(text)
+        literals, sources = parts[::2], parts[1::2]
+        if "${#" in text or any("${{" in literal for literal in literals):
+            # Comments, or an expression left open: Jinja's own parser handles (or reports) those.
+            return self._jinja.from_string(text).render
+        expressions = [self._expression(source) for source in sources]
+
+        def render(context: Mapping[str, Any]) -> str:
+            values = (str(evaluate(context)) for evaluate in expressions)
+            return literals[0] + "".join(value + literal for value, literal in zip(values, literals[1:], strict=True))
+
+        return render
+
+    def _expression(self, source: str) -> Callable[[Mapping[str, Any]], Any]:
+        """One expression, compiled once. A plain dotted name (``vars.a.b``, ``secret.DPM_X``) is looked up
+        directly: most expressions are just that, and compiling each through Jinja dominates large configs."""
+        cached = self._expressions.get(source)
+        if cached is not None:
+            return cached
+        dotted = _DOTTED_NAME.fullmatch(source)
+        if dotted is not None and dotted.group(1).split(".")[0] in self._context:
+            names = dotted.group(1).split(".")
+            compiled = self._lookup(names, source)
+        else:
+            expression = self._jinja.compile_expression(source, undefined_to_none=False)
+            compiled = lambda context: _native(expression(context))  # noqa: E731
+        self._expressions[source] = compiled
+        return compiled
+
+    def _lookup(self, names: list[str], source: str) -> Callable[[Mapping[str, Any]], Any]:
+        def lookup(context: Mapping[str, Any]) -> Any:
+            value = context[names[0]]
+            for name in names[1:]:
+                if isinstance(value, dict):
+                    if name not in value:
+                        raise jinja2.UndefinedError(f"'dict object' has no attribute '{name}'")
+                    value = value[name]
+                elif isinstance(value, _EnvNamespace | _SecretNamespace):
+                    value = value[name]
+                else:  # an attribute of some other value: Jinja's sandboxed rules decide
+                    expression = self._jinja.compile_expression(source, undefined_to_none=False)
+                    return _native(expression(context))
+            return _native(value)
+
+        return lookup
 
 
 def _native(value: Any) -> Any:

@@ -72,7 +72,7 @@ def check_documents(documents: Sequence[Document]) -> tuple[list[Checked], list[
             continue
         value, found = check_schema(model, document)
         problems += found
-        problems += rule_diagnostics(document, (), _document_rules(model, without_secrets(document.data)))
+        problems += rule_diagnostics(document, (), _document_rules(model, hidden(document)))
         if value is not None:
             checked.append(Checked(document, value))
     return checked, problems
@@ -120,11 +120,28 @@ def check_schema(
     model: type[BaseModel], document: Document, data: Any = None, base: Path = ()
 ) -> tuple[BaseModel | None, list[Diagnostic]]:
     """``data`` (by default the whole document) validated as ``model``; ``base`` is its path in the document."""
-    data = document.data if data is None else data
     try:
-        return model.model_validate(without_secrets(data)), []
+        return model.model_validate(hidden(document) if data is None else without_secrets(data)), []
     except ValidationError as exc:
         return None, [_diagnostic(model, document, base, error) for error in exc.errors()]
+
+
+def hidden(document: Document) -> Any:
+    """The document's data as checks see it: each secret replaced by a placeholder. Only the containers on the
+    way to a secret are copied; the rest is shared with the document."""
+    copies: dict[Path, Any] = {(): _shallow(document.data)} if document.secrets else {}
+    for path in document.secrets:
+        for end in range(1, len(path)):
+            if path[:end] not in copies:
+                copies[path[:end]] = copies[path[: end - 1]][path[end - 1]] = _shallow(
+                    copies[path[: end - 1]][path[end - 1]]
+                )
+        copies[path[:-1]][path[-1]] = _PLACEHOLDER
+    return copies.get((), document.data)
+
+
+def _shallow(value: Any) -> Any:
+    return value.copy() if isinstance(value, dict | list) else value
 
 
 def without_secrets(value: Any) -> Any:

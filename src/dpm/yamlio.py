@@ -17,6 +17,7 @@ from dpm.diagnostics import Diagnostic, Mark, Path
 
 # libyaml composes several times faster; the pure-Python loader behaves the same where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 64
@@ -25,6 +26,10 @@ MAX_EXPANSION_FACTOR = 10
 MIN_EXPANSION_BUDGET = 100_000
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+Position = tuple[int, int]  # line and column, 1-based; a Mark is made only when a diagnostic needs one
 
 
 @dataclass
@@ -34,9 +39,10 @@ class Document:
     file: str
     index: int
     data: Any
-    marks: dict[Path, Mark] = field(default_factory=dict)
-    key_marks: dict[Path, Mark] = field(default_factory=dict)
+    marks: dict[Path, Position] = field(default_factory=dict)
+    key_marks: dict[Path, Position] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
+    secrets: dict[Path, Any] = field(default_factory=dict)  # filled by rendering: where each Secret stands
 
     def mark(self, path: Path, *, key: bool = False) -> Mark:
         """The position of ``path``, or of its nearest written ancestor when the path itself is absent."""
@@ -44,7 +50,7 @@ class Document:
         for end in range(len(path), -1, -1):
             found = table.get(path[:end]) or self.marks.get(path[:end])
             if found:
-                return found
+                return Mark(self.file, *found)
         return Mark(self.file, 1, 1)
 
 
@@ -79,7 +85,7 @@ def load_documents(name: str, text: str) -> tuple[list[Document], list[Diagnosti
         while loader.check_node():
             node = loader.get_node()
             if node is not None and not _is_null(node):
-                documents.append(_build(name, index, loader, node))
+                documents.append(_build(name, index, loader, node, aliases="*" in text))
             index += 1
         return documents, [problem for document in documents for problem in document.problems]
     except yaml.MarkedYAMLError as exc:
@@ -113,11 +119,16 @@ def _syntax_diagnostic(name: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
 
 
 def _mark(name: str, node: yaml.Node) -> Mark:
-    return Mark(name, node.start_mark.line + 1, node.start_mark.column + 1)
+    return Mark(name, *_position(node))
 
 
-def _build(name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node) -> Document:
-    _check_expansion(name, root)
+def _position(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, aliases: bool) -> Document:
+    if aliases:
+        _check_expansion(name, root)
     document = Document(name, index, None)
     builder = _Builder(name, loader, document)
     document.data = builder.value(root, (), 0)
@@ -180,12 +191,18 @@ class _Builder:
     def value(self, node: yaml.Node, path: Path, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise _Problems(_too_deep(self.name, node))
-        self.document.marks.setdefault(path, _mark(self.name, node))
+        self.document.marks.setdefault(path, _position(node))
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        # Straight to the tag's constructor: construct_object's bookkeeping is for graphs this builder walks itself.
+        if node.tag == _STR_TAG:
+            return node.value
+        return self.loader.yaml_constructors[node.tag](self.loader, node)
 
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         # flatten_mapping puts merged pairs first; a written key may override those, but not another written key.
@@ -198,25 +215,29 @@ class _Builder:
         first_written = self.first_written[id(node)]
         result: dict[str, Any] = {}
         for position, (key_node, value_node) in enumerate(node.value):
-            key = self.loader.construct_object(key_node, deep=True)
+            key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
-                message = f"mapping keys must be strings, not {type(key).__name__} ({key!r})"
+                shown = f"{type(key).__name__} ({key!r})" if key is not None else "a collection"
+                message = f"mapping keys must be strings, not {shown}"
                 self.problems.append(Diagnostic.error("yaml-key", message, _mark(self.name, key_node)))
                 continue
             child = (*path, key)
             if position >= first_written and child in self.written:
-                first = self.document.key_marks[child]
-                message = f"duplicate key '{key}' (first defined at line {first.line})"
+                first_line = self.document.key_marks[child][0]
+                message = f"duplicate key '{key}' (first defined at line {first_line})"
                 where = _mark(self.name, key_node)
                 self.problems.append(Diagnostic.error("duplicate-key", message, where, hint="remove one of them"))
                 continue
             if position >= first_written:
                 self.written.add(child)
-            self.document.key_marks[child] = _mark(self.name, key_node)
+            self.document.key_marks[child] = _position(key_node)
             result[key] = self.value(value_node, child, depth + 1)
         return result
 
 
 def dump_yaml(data: Any) -> str:
     """Plain data as block-style YAML, keys in the order given."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    text: str = yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120
+    )
+    return text
