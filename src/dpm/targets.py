@@ -95,7 +95,7 @@ def _embedded(data_dir: Path) -> Iterator[tuple[str, str]]:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="dpm-embedded", daemon=True)
     thread.start()

@@ -85,3 +85,11 @@ def test_one_default_and_unique_identifiers() -> None:
 def test_rules_tolerate_data_that_failed_its_schema() -> None:
     broken = {"authConfig": "nope", "capabilities": [], "models": ["x", {"contextLength": "big"}]}
     assert isinstance(provider_tree_violations(broken), list)
+
+
+@pytest.mark.parametrize("header", ["Authorization", "x-api-key", "Proxy-Authorization"])
+def test_a_credential_header_must_use_a_placeholder(header: str) -> None:
+    auth = {"type": "api_key", "fields": {"apiKey": "k"}, "headers": {header: "Bearer sk-literal"}}
+    (violation,) = provider_violations(provider(authConfig=auth))
+    assert violation.path == ("authConfig", "headers", header)
+    assert violation.value == "[REDACTED]"

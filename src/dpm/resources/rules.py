@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from dpm.resources.secrets import REDACTED, is_sensitive_field
+
 Path = tuple[str | int, ...]
 
 REQUIRED_AUTH_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -24,6 +26,7 @@ REQUIRED_AUTH_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 _AUTH_FIELD_LABELS = {"apiKey": "API key"}
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,26 @@ def provider_violations(provider: Mapping[str, Any]) -> list[Violation]:
     fields = _mapping(auth.get("fields"))
     if "authConfig" in provider:
         found += _auth_field_violations(str(method), fields)
-    found += _placeholder_violations(fields, _mapping(auth.get("headers")))
+    headers = _mapping(auth.get("headers"))
+    found += _placeholder_violations(fields, headers)
+    found += _credential_header_violations(headers)
     return found
+
+
+def _credential_header_violations(headers: Mapping[str, Any]) -> list[Violation]:
+    # The registry encrypts authConfig.fields only: a credential written straight into a header would be stored
+    # and returned in plain text.
+    return [
+        Violation(
+            ("authConfig", "headers", name),
+            "a credential header must use a {{field}} placeholder, not a literal secret",
+            REDACTED,
+            "put the secret in authConfig.fields (e.g. apiKey) and send the header as 'Bearer {{apiKey}}'",
+        )
+        for name, value in headers.items()
+        if (name.lower() in CREDENTIAL_HEADERS or is_sensitive_field(name))
+        and not PLACEHOLDER.search(value if isinstance(value, str) else "")
+    ]
 
 
 def _url_violations(path: Path, url: object) -> list[Violation]:

@@ -12,8 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from dpm.resources.rules import PLACEHOLDER, provider_violations
-from dpm.resources.secrets import is_sensitive_field
+from dpm.resources.rules import provider_violations
 from dpm_server.db.tables import Provider, utcnow
 from dpm_server.errors import FieldError
 from dpm_server.secretbox import SealedAuth, SecretBox
@@ -31,7 +30,6 @@ _COLUMNS = {
     "capabilities": "capabilities",
     "status": "status",
 }
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
 @dataclass
@@ -72,19 +70,7 @@ def stage(box: SecretBox, changes: Mapping[str, Any], row: Provider | None = Non
 
 
 def problems(values: Mapping[str, Any]) -> list[FieldError]:
-    found = from_violations(provider_violations(values))
-    headers = (values.get("authConfig") or {}).get("headers") or {}
-    for name, header in headers.items():
-        if (name.lower() in _CREDENTIAL_HEADERS or is_sensitive_field(name)) and not PLACEHOLDER.search(header):
-            found.append(
-                FieldError(
-                    f"authConfig.headers.{name}",
-                    "a credential header must use a {{field}} placeholder, not a literal secret",
-                    "[REDACTED]",
-                    "put the secret in authConfig.fields (e.g. apiKey) and send the header as 'Bearer {{apiKey}}'",
-                )
-            )
-    return found
+    return from_violations(provider_violations(values))
 
 
 def assign(row: Provider, staged: StagedProvider) -> None:
