@@ -39,18 +39,33 @@ class DesiredState:
         }
 
 
-def masked(value: Any, path: Path = ()) -> Any:
-    """``value`` with secrets replaced by a fingerprint, by field: a rendered ``Secret``, or any sensitive field."""
+def masked(value: Any) -> Any:
+    """``value`` with secrets replaced by a fingerprint, by field: a rendered ``Secret``, or any sensitive field
+    of an ``authConfig`` (a provider's, or a template's ``providerConfig``'s)."""
     if isinstance(value, Secret):
         return value.masked()
-    if isinstance(value, dict):
-        return {k: masked(v, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [masked(v, (*path, i)) for i, v in enumerate(value)]
-    sensitive = len(path) >= 3 and path[-3:-1] == ("authConfig", "fields") and is_sensitive_field(str(path[-1]))
-    if sensitive and isinstance(value, str) and value != REDACTED:
-        return f"[REDACTED {short_fingerprint(value)}]"
-    return value
+        return [masked(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    result = {k: masked(v) for k, v in value.items() if k != "authConfig"}
+    auth = value.get("authConfig")
+    if isinstance(auth, dict):
+        result["authConfig"] = {k: _masked_fields(v) if k == "fields" else masked(v) for k, v in auth.items()}
+    elif "authConfig" in value:
+        result["authConfig"] = masked(auth)
+    return {k: result[k] for k in value}  # the input's key order
+
+
+def _masked_fields(fields: Any) -> Any:
+    if not isinstance(fields, dict):
+        return masked(fields)
+    return {
+        name: f"[REDACTED {short_fingerprint(v)}]"
+        if is_sensitive_field(name) and isinstance(v, str) and v != REDACTED
+        else masked(v)
+        for name, v in fields.items()
+    }
 
 
 @dataclass
