@@ -22,7 +22,7 @@ from dpm_server.http.edge import Edge
 from dpm_server.http.ratelimit import MemoryRateLimiter, parse_networks
 from dpm_server.keyfiles import load_or_create_key
 from dpm_server.openapi import build_openapi
-from dpm_server.routers import auth, bulk, models, providers, registry, templates
+from dpm_server.routers import audit, auth, bulk, models, providers, registry, templates
 from dpm_server.secretbox import SecretBox
 from dpm_server.services.registry import Registry
 from dpm_server.services.templates import seed_system_templates
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     handlers.install(app)
     # Fixed-path routes first, so that /providers/export is never read as /providers/{id}.
-    for module in (auth, bulk, registry, providers, models, templates):
+    for module in (auth, bulk, registry, audit, providers, models, templates):
         app.include_router(module.router)
     app.add_middleware(
         Edge,

@@ -115,6 +115,23 @@ class Template(Base):
     etag: Mapped[str] = mapped_column(String(40))
 
 
+class AuditEntry(Base):
+    """One admin mutation: who, what, when, on which resource, in which request. Never a field value."""
+
+    __tablename__ = "audit_log"
+
+    # BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    resource_type: Mapped[str] = mapped_column(String(20), index=True)
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    resource_identifier: Mapped[str | None] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None]
+
+
 class RegistryState(Base):
     """One row: ``revision`` grows with every committed registry change, so replicas notice each other's writes."""
 

@@ -12,6 +12,7 @@ from dpm_server.auth.principals import Principal
 from dpm_server.auth.tokens import InvalidToken
 from dpm_server.context import AppContext
 from dpm_server.errors import Forbidden, Unauthorized
+from dpm_server.services.audit import Auditor
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT access token from POST /api/auth/login.")
 
@@ -52,4 +53,11 @@ async def get_admin(user: CurrentUser) -> Principal:
 
 
 AdminUser = Annotated[Principal, Depends(get_admin)]
+
+
+async def get_auditor(request: Request, user: AdminUser) -> Auditor:
+    return Auditor(user.username, getattr(request.state, "request_id", None))
+
+
+Audit = Annotated[Auditor, Depends(get_auditor)]
 IfMatch = Annotated[str | None, Header(description="An etag from a previous read; 412 when it no longer matches.")]

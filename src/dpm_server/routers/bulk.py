@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 
-from dpm_server.http.deps import AdminUser, Context, get_admin
+from dpm_server.http.deps import Audit, Context, get_admin
 from dpm_server.logs import get_logger
 from dpm_server.routers import ok
 from dpm_server.schemas.requests import ExportRequest, ImportRequest
@@ -15,26 +15,33 @@ from dpm_server.schemas.responses import ExportResult, ImportResult
 from dpm_server.services import exporting, importing
 
 router = APIRouter(prefix="/api/admin/providers", tags=["Import/Export"], dependencies=[Depends(get_admin)])
-audit = get_logger("audit")
+log = get_logger("audit")
 
 
 @router.post("/export", response_model=ExportResult)
-def export(context: Context, user: AdminUser, body: Annotated[ExportRequest | None, Body()] = None) -> JSONResponse:
-    """Secrets are redacted with fingerprints, unless includeSecrets asks for a full (audited) backup."""
+def export(context: Context, audit: Audit, body: Annotated[ExportRequest | None, Body()] = None) -> JSONResponse:
+    """Secrets are redacted with fingerprints, unless includeSecrets asks for a full backup: admins only,
+    recorded in the audit log, and sent with Cache-Control: no-store."""
     body = body or ExportRequest()
-    with context.db.read() as session:
-        document = exporting.export(session, box=context.box, body=body, actor=user.username)
-    if body.includeSecrets:
-        audit.warning("export with secrets in clear by %s", user.username)
-        return ok(document, headers={"Cache-Control": "no-store"})
-    return ok(document)
+    if not body.includeSecrets:
+        with context.db.read() as session:
+            return ok(exporting.export(session, box=context.box, body=body, actor=audit.username))
+    # The audit entry commits together with the read it describes; not a registry change, so no new revision.
+    with context.db.write() as session:
+        document = exporting.export(session, box=context.box, body=body, actor=audit.username)
+        details = {"providers": len(document["data"]["providers"]), "templates": len(document["data"]["templates"])}
+        audit.record(session, "export", "registry", details={"includeSecrets": True, **details})
+    log.warning("export with secrets in clear by %s [%s]", audit.username, audit.request_id)
+    return ok(document, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/import", response_model=ImportResult)
-def import_(body: ImportRequest, context: Context, user: AdminUser) -> JSONResponse:
+def import_(body: ImportRequest, context: Context, audit: Audit) -> JSONResponse:
     """All or nothing, in one transaction. An export document is itself a valid import body."""
-    # A dry run writes nothing, so it must not move the registry revision either.
-    transaction = context.db.write if body.options.validateOnly else context.db.change
-    with transaction() as session:
-        result = importing.import_(session, box=context.box, request=body, actor=user.username)
+    # A dry run writes nothing, so it moves neither the registry revision nor the audit log.
+    if body.options.validateOnly:
+        with context.db.write() as session:
+            return ok(importing.import_(session, box=context.box, request=body, actor=audit.username))
+    with context.db.change() as session:
+        result = importing.import_(session, box=context.box, request=body, actor=audit.username, auditor=audit)
     return ok(result)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from dpm_server.http.deps import Context, IfMatch, get_admin
+from dpm_server.http.deps import Audit, Context, IfMatch, get_admin
 from dpm_server.routers import no_content, ok
 from dpm_server.schemas.requests import ModelCreate, ModelUpdate
 from dpm_server.schemas.responses import ConnectivityResult, ModelOut
@@ -27,10 +27,11 @@ def list_models(
 
 
 @router.post("/providers/{providerId}/models", status_code=201, response_model=ModelOut)
-def create_model(providerId: str, body: ModelCreate, context: Context) -> JSONResponse:
+def create_model(providerId: str, body: ModelCreate, context: Context, audit: Audit) -> JSONResponse:
     """Adds a model; its contextLength may not exceed the provider's maxContextLength."""
     with context.db.change() as session:
         view = models.create_model(session, provider_id=providerId, body=body)
+        audit.record(session, "create", "model", view["id"])
     return ok(view, 201)
 
 
@@ -41,15 +42,17 @@ def get_model(id: str, context: Context) -> JSONResponse:
 
 
 @router.put("/models/{id}", response_model=ModelOut)
-def update_model(id: str, body: ModelUpdate, context: Context, if_match: IfMatch = None) -> JSONResponse:
+def update_model(id: str, body: ModelUpdate, context: Context, audit: Audit, if_match: IfMatch = None) -> JSONResponse:
     with context.db.change() as session:
+        audit.record(session, "update", "model", id)
         view = models.update_model(session, model_id=id, body=body, if_match=if_match)
     return ok(view)
 
 
 @router.delete("/models/{id}", status_code=204)
-def delete_model(id: str, context: Context, if_match: IfMatch = None) -> Response:
+def delete_model(id: str, context: Context, audit: Audit, if_match: IfMatch = None) -> Response:
     with context.db.change() as session:
+        audit.record(session, "delete", "model", id)
         models.delete_model(session, model_id=id, if_match=if_match)
     return no_content()
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from dpm_server.http.deps import AdminUser, Context, IfMatch, get_admin
+from dpm_server.http.deps import AdminUser, Audit, Context, IfMatch, get_admin
 from dpm_server.routers import no_content, ok
 from dpm_server.schemas.requests import ProviderCreate, ProviderUpdate
 from dpm_server.schemas.responses import ConnectivityResult, ProviderOut, ProviderPage
@@ -41,9 +41,10 @@ def list_providers(context: Context, query: Annotated[ProviderQuery, Query()]) -
 
 
 @router.post("", status_code=201, response_model=ProviderOut)
-def create_provider(body: ProviderCreate, context: Context, user: AdminUser) -> JSONResponse:
+def create_provider(body: ProviderCreate, context: Context, user: AdminUser, audit: Audit) -> JSONResponse:
     with context.db.change() as session:
         view = providers.create_provider(session, box=context.box, body=body, actor=user.username)
+        audit.record(session, "create", "provider", view["id"], identifier=view["identifier"])
     return ok(view, 201)
 
 
@@ -54,18 +55,22 @@ def get_provider(id: str, context: Context) -> JSONResponse:
 
 
 @router.put("/{id}", response_model=ProviderOut)
-def update_provider(id: str, body: ProviderUpdate, context: Context, if_match: IfMatch = None) -> JSONResponse:
+def update_provider(
+    id: str, body: ProviderUpdate, context: Context, audit: Audit, if_match: IfMatch = None
+) -> JSONResponse:
     """A partial update. Sent nested objects replace the stored ones whole, except secrets sent as
     "[REDACTED]" or left out, which keep their stored values."""
     with context.db.change() as session:
+        audit.record(session, "update", "provider", id)
         view = providers.update_provider(session, box=context.box, provider_id=id, body=body, if_match=if_match)
     return ok(view)
 
 
 @router.delete("/{id}", status_code=204)
-def delete_provider(id: str, context: Context, if_match: IfMatch = None) -> Response:
+def delete_provider(id: str, context: Context, audit: Audit, if_match: IfMatch = None) -> Response:
     """Refused for system providers, and with 409 CONFLICT while the provider still has models."""
     with context.db.change() as session:
+        audit.record(session, "delete", "provider", id)
         providers.delete_provider(session, provider_id=id, if_match=if_match)
     return no_content()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from dpm_server.http.deps import Context, get_admin
+from dpm_server.http.deps import Audit, Context, get_admin
 from dpm_server.routers import ok
 from dpm_server.schemas.responses import RegistryRefresh, RegistryStatus
 from dpm_server.services import registry
@@ -14,9 +14,12 @@ router = APIRouter(prefix="/api/admin/providers", tags=["Registry Management"], 
 
 
 @router.post("/refresh-registry", response_model=RegistryRefresh)
-def refresh_registry(context: Context) -> JSONResponse:
-    with context.db.read() as session:
-        return ok(registry.refresh(session, registry=context.registry))
+def refresh_registry(context: Context, audit: Audit) -> JSONResponse:
+    """Reloads the in-memory view now. Recorded in the audit log; the revision does not move."""
+    with context.db.write() as session:
+        result = registry.refresh(session, registry=context.registry)
+        audit.record(session, "refresh", "registry", details={"providersLoaded": result["providersLoaded"]})
+    return ok(result)
 
 
 @router.get("/registry-status", response_model=RegistryStatus)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from dpm_server.http.deps import AdminUser, Context, IfMatch, get_admin
+from dpm_server.http.deps import AdminUser, Audit, Context, IfMatch, get_admin
 from dpm_server.routers import no_content, ok
 from dpm_server.schemas.requests import ApplyTemplateRequest, TemplateCreate, TemplateUpdate
 from dpm_server.schemas.responses import ProviderOut, TemplateOut
@@ -25,9 +25,10 @@ def list_templates(context: Context, is_system: Annotated[bool | None, Query(ali
 
 
 @router.post("", status_code=201, response_model=TemplateOut)
-def create_template(body: TemplateCreate, context: Context, user: AdminUser) -> JSONResponse:
+def create_template(body: TemplateCreate, context: Context, user: AdminUser, audit: Audit) -> JSONResponse:
     with context.db.change() as session:
         view = templates.create_template(session, box=context.box, body=body, actor=user.username)
+        audit.record(session, "create", "template", view["id"], identifier=view["name"])
     return ok(view, 201)
 
 
@@ -38,24 +39,33 @@ def get_template(id: str, context: Context) -> JSONResponse:
 
 
 @router.put("/{id}", response_model=TemplateOut)
-def update_template(id: str, body: TemplateUpdate, context: Context, if_match: IfMatch = None) -> JSONResponse:
+def update_template(
+    id: str, body: TemplateUpdate, context: Context, audit: Audit, if_match: IfMatch = None
+) -> JSONResponse:
     """System templates cannot be modified."""
     with context.db.change() as session:
+        audit.record(session, "update", "template", id)
         view = templates.update_template(session, box=context.box, template_id=id, body=body, if_match=if_match)
     return ok(view)
 
 
 @router.delete("/{id}", status_code=204)
-def delete_template(id: str, context: Context, if_match: IfMatch = None) -> Response:
+def delete_template(id: str, context: Context, audit: Audit, if_match: IfMatch = None) -> Response:
     """System templates cannot be deleted."""
     with context.db.change() as session:
+        audit.record(session, "delete", "template", id)
         templates.delete_template(session, template_id=id, if_match=if_match)
     return no_content()
 
 
 @router.post("/{id}/apply", status_code=201, response_model=ProviderOut)
-def apply_template(id: str, body: ApplyTemplateRequest, context: Context, user: AdminUser) -> JSONResponse:
+def apply_template(
+    id: str, body: ApplyTemplateRequest, context: Context, user: AdminUser, audit: Audit
+) -> JSONResponse:
     """Creates a provider, with the template's default models, from the template and the customizations."""
     with context.db.change() as session:
         view = templates.apply(session, box=context.box, template_id=id, body=body, actor=user.username)
+        applied = {"providerId": view["id"], "providerIdentifier": view["identifier"], "models": view["modelCount"]}
+        audit.record(session, "apply", "template", id, details=applied)
+        audit.record(session, "create", "provider", view["id"], identifier=view["identifier"], details={"template": id})
     return ok(view, 201)

@@ -8,18 +8,20 @@ An export document is a valid import body. Read-only fields that an export carri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dpm.resources.models import ModelSpec
 from dpm.resources.rules import model_list_violations
+from dpm.resources.secrets import REDACTED
 from dpm_server.db.tables import Model, Provider, Template
 from dpm_server.errors import FieldError, ValidationFailed
 from dpm_server.schemas.requests import ImportRequest, ProviderCreate, TemplateCreate
 from dpm_server.secretbox import SecretBox
 from dpm_server.services import models, provider_rows, providers, templates
+from dpm_server.services.audit import Action, Auditor, Entry, ResourceType
 from dpm_server.services.provider_rows import sent_fields
 from dpm_server.validation import READ_ONLY_FIELDS, from_violations, parse
 
@@ -35,6 +37,7 @@ class Step:
     row: Any = None
     provider_identifier: str | None = None
     message: str = ""
+    resource_id: str | None = None  # set once written
 
 
 @dataclass
@@ -80,15 +83,35 @@ def _plan_providers(session: Session, box: SecretBox, request: ImportRequest, pl
             continue
         changes = _changes(body, mode) if row else sent_fields(body, only_set=False)
         staged = provider_rows.stage(box, changes, row)
-        plan.errors += [FieldError(".".join(map(str, prefix)) + "." + e.field, *_rest(e)) for e in staged.problems]
+        plan.errors += [_entry_error(prefix, body.identifier, e, changes, new=row is None) for e in staged.problems]
         action = "updated" if row else "created"
         plan.steps.append(Step("provider", body.identifier, action, changes, row, message=f"provider {action}"))
         resulting[body.identifier] = staged.values
     return resulting
 
 
-def _rest(error: FieldError) -> tuple[str, Any, str | None]:
-    return error.message, error.value, error.suggestion
+_NO_SECRET = (
+    "The file holds no value for this secret and the provider is new: export with includeSecrets: true "
+    "for a full backup, or send the value"
+)
+
+
+def _entry_error(
+    prefix: tuple[str | int, ...], identifier: str, error: FieldError, sent: dict[str, Any], *, new: bool
+) -> FieldError:
+    """A provider's rule failure, with its path in the file and its identifier in the message."""
+    suggestion = error.suggestion
+    if new and _sent_value(sent, error.field) == REDACTED:
+        suggestion = _NO_SECRET
+    path = ".".join(map(str, prefix)) + "." + error.field
+    return FieldError(path, f"provider '{identifier}': {error.message}", error.value, suggestion)
+
+
+def _sent_value(sent: dict[str, Any], dotted: str) -> Any:
+    value: Any = sent
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _provider_refs(session: Session, request: ImportRequest) -> list[str | None]:
@@ -180,6 +203,7 @@ def _carry_out(session: Session, box: SecretBox, plan: Plan, actor: str) -> None
             written[step.identifier] = providers.create_row(
                 session, box=box, values=step.values, actor=actor, known_new=True
             )
+            step.resource_id = written[step.identifier].id
         elif step.kind == "provider" and step.action == "updated":
             providers.update_row(box=box, row=step.row, changes=step.values)
     models_to_write = [s for s in plan.steps if s.kind == "model" and s.action != "skipped"]
@@ -188,36 +212,60 @@ def _carry_out(session: Session, box: SecretBox, plan: Plan, actor: str) -> None
     for step in models_to_write:
         provider = written[step.provider_identifier or ""]
         if step.row is None:
-            models.create_row(session, provider=provider, values=step.values, known_new=True)
+            step.resource_id = models.create_row(session, provider=provider, values=step.values, known_new=True).id
         else:
             models.update_row(session, row=step.row, provider=provider, changes=step.values)
     for step in plan.steps:
         if step.kind == "template" and step.action == "created":
-            templates.create_row(session, box=box, values=step.values, actor=actor)
+            step.resource_id = templates.create_row(session, box=box, values=step.values, actor=actor).id
         elif step.kind == "template" and step.action == "updated":
             templates.update_row(session, box=box, row=step.row, changes=step.values)
 
 
-def import_(session: Session, *, box: SecretBox, request: ImportRequest, actor: str) -> dict[str, Any]:
+def import_(
+    session: Session, *, box: SecretBox, request: ImportRequest, actor: str, auditor: Auditor | None = None
+) -> dict[str, Any]:
+    """Plans the whole file, refuses it with every problem at once, else writes it (unless validateOnly).
+
+    ``auditor``: records the import and one entry per written resource, in the caller's transaction.
+    """
     plan = Plan()
     resulting = _plan_providers(session, box, request, plan)
     _plan_models(session, request, plan, resulting)
     _plan_templates(session, request, plan)
     if plan.errors:
         raise ValidationFailed(plan.errors)
+    done = [s for s in plan.steps if s.action != "skipped"]
+    summary = {
+        "providersImported": sum(s.kind == "provider" for s in done),
+        "modelsImported": sum(s.kind == "model" for s in done),
+        "templatesImported": sum(s.kind == "template" for s in done),
+        "conflicts": sum(s.row is not None for s in plan.steps),
+        "errors": 0,
+    }
     if not request.options.validateOnly:
         _carry_out(session, box, plan, actor)
-    done = [s for s in plan.steps if s.action != "skipped"]
+        if auditor is not None:
+            _audit(session, auditor, request, done, summary)
     return {
         "success": True,
-        "summary": {
-            "providersImported": sum(s.kind == "provider" for s in done),
-            "modelsImported": sum(s.kind == "model" for s in done),
-            "templatesImported": sum(s.kind == "template" for s in done),
-            "conflicts": sum(s.row is not None for s in plan.steps),
-            "errors": 0,
-        },
+        "summary": summary,
         "details": [
             {"type": s.kind, "identifier": s.identifier, "action": s.action, "message": s.message} for s in plan.steps
         ],
     }
+
+
+def _audit(
+    session: Session, auditor: Auditor, request: ImportRequest, done: list[Step], summary: dict[str, int]
+) -> None:
+    mode = request.options.conflictResolution
+    entries = [Entry("import", "registry", details={"conflictResolution": mode, **summary})]
+    for step in done:
+        details: dict[str, str | int | bool | None] = {"source": "import"}
+        if step.provider_identifier is not None:
+            details["providerIdentifier"] = step.provider_identifier
+        resource_id = step.resource_id or (step.row.id if step.row is not None else None)
+        action: Action = "create" if step.action == "created" else "update"
+        entries.append(Entry(action, cast(ResourceType, step.kind), resource_id, step.identifier, details))
+    auditor.record_many(session, entries)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -69,29 +69,56 @@ class Registry:
             return Snapshot(-1, {}, utcnow(), [f"registry load failed: {type(exc).__name__}"])
 
 
+RECENT = timedelta(hours=24)
+"""Connectivity results older than this no longer speak for the registry's health."""
+
+
+@dataclass(frozen=True)
+class Performance:
+    tested: int = 0
+    passed: int = 0
+    total_time: int = 0
+
+    def __add__(self, other: Performance) -> Performance:
+        return Performance(self.tested + other.tested, self.passed + other.passed, self.total_time + other.total_time)
+
+
+def _performance(session: Session, table: type[Provider] | type[Model], since: datetime) -> Performance:
+    """The stored results of the recent connectivity tests of active rows, aggregated in the database."""
+    success = table.test_result["success"].as_boolean()
+    query = select(
+        func.count(),
+        func.sum(case((success, 1), else_=0)),
+        func.sum(func.coalesce(table.test_result["responseTime"].as_integer(), 0)),
+    ).where(table.status == "active", table.test_result.is_not(None), table.last_tested >= since)
+    if table is Model:
+        query = query.join(Provider, Provider.id == Model.provider_id).where(Provider.status == "active")
+    tested, passed, total_time = session.execute(query).one()
+    return Performance(tested or 0, passed or 0, total_time or 0)
+
+
 def status(session: Session, *, registry: Registry) -> dict[str, Any]:
+    """``degraded`` when a recent test of an active provider or model failed, ``error`` when the view failed."""
     snapshot = registry.current(session)
-    tested = session.execute(
-        select(func.count(), func.sum(func.coalesce(Provider.test_result["responseTime"].as_integer(), 0))).where(
-            Provider.status == "active", Provider.test_result.is_not(None)
-        )
-    ).one()
-    passed = session.scalar(
-        select(func.count()).where(Provider.status == "active", Provider.test_result["success"].as_boolean())
-    )
-    count, total_time = tested[0] or 0, tested[1] or 0
-    health = "error" if snapshot.errors else ("degraded" if count and (passed or 0) < count else "healthy")
+    errors = list(snapshot.errors)
+    since = utcnow() - RECENT
+    try:
+        perf = _performance(session, Provider, since) + _performance(session, Model, since)
+    except SQLAlchemyError as exc:
+        perf = Performance()
+        errors.append(f"performance query failed: {type(exc).__name__}")
+    health = "error" if errors else ("degraded" if perf.passed < perf.tested else "healthy")
     return {
         "status": health,
         "providersLoaded": snapshot.providers_loaded,
         "modelsLoaded": snapshot.models_loaded,
         "lastRefresh": maybe_timestamp(snapshot.loaded_at),
-        "errors": snapshot.errors,
+        "errors": errors,
         "performance": {
-            "averageResponseTime": round(total_time / count) if count else 0,
-            "successRate": round((passed or 0) / count, 4) if count else 1.0,
+            "averageResponseTime": round(perf.total_time / perf.tested) if perf.tested else 0,
+            "successRate": round(perf.passed / perf.tested, 4) if perf.tested else 1.0,
         },
-        "revision": snapshot.revision,
+        "revision": snapshot.revision if snapshot.revision >= 0 else current_revision(session),
     }
 
 

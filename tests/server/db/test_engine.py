@@ -49,7 +49,7 @@ def test_migrations_are_idempotent_and_at_head(tmp_path: Path) -> None:
     db = _database(tmp_path)
     migrate.upgrade(db.engine)
     with db.read() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         assert session.execute(text("SELECT revision FROM registry_state")).scalar() == 0
     db.dispose()
 
