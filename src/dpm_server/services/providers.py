@@ -95,6 +95,7 @@ def update_provider(
     check_if_match(row.etag, if_match)
     changes = provider_rows.sent_fields(body, only_set=True)
     reject_nulls(changes)
+    reject_shrinking_below_models(session, row=row, capabilities=changes.get("capabilities"))
     update_row(box=box, row=row, changes=changes)
     session.flush()
     return view(session, row)
@@ -105,6 +106,29 @@ def update_row(*, box: SecretBox, row: Provider, changes: dict[str, Any]) -> Non
     if staged.problems:
         raise ValidationFailed(staged.problems)
     provider_rows.assign(row, staged)
+
+
+def reject_shrinking_below_models(session: Session, *, row: Provider, capabilities: Any) -> None:
+    """A provider's maxContextLength may not drop below the contextLength of a model it already has."""
+    maximum = capabilities.get("maxContextLength") if isinstance(capabilities, dict) else None
+    if not isinstance(maximum, int):
+        return
+    query = select(Model.identifier, Model.context_length).where(
+        Model.provider_id == row.id, Model.context_length > maximum
+    )
+    over = session.execute(query.order_by(Model.identifier)).all()
+    if over:
+        listed = ", ".join(f"{identifier} ({length})" for identifier, length in over)
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "capabilities.maxContextLength",
+                    f"maxContextLength {maximum} is below the contextLength of existing models: {listed}",
+                    maximum,
+                    "lower those models' contextLength first, or keep maxContextLength at least as high",
+                )
+            ]
+        )
 
 
 def reject_nulls(changes: dict[str, Any]) -> None:

@@ -190,3 +190,19 @@ def test_literal_credential_header_is_refused(admin: TestClient) -> None:
 
     assert response.status_code == 422
     assert "sk-literal" not in response.text
+
+
+def test_max_context_may_not_drop_below_an_existing_model(admin: TestClient) -> None:
+    provider = _create(admin)
+    created = admin.post(f"{PROVIDERS}/{provider['id']}/models", json=guide.MODEL)
+    assert created.status_code == 201, created.text
+    capabilities = provider["capabilities"] | {"maxContextLength": 4096}
+    refused = admin.put(f"{PROVIDERS}/{provider['id']}", json={"capabilities": capabilities})
+    assert refused.status_code == 422
+    (error,) = refused.json()["error"]["validationErrors"]
+    assert error["field"] == "capabilities.maxContextLength"
+    assert "gpt-4 (8192)" in error["message"]
+    allowed = admin.put(
+        f"{PROVIDERS}/{provider['id']}", json={"capabilities": capabilities | {"maxContextLength": 8192}}
+    )
+    assert allowed.status_code == 200, allowed.text
