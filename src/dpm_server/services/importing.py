@@ -47,11 +47,20 @@ class Plan:
 
 
 def _strip(raw: dict[str, Any]) -> dict[str, Any]:
+    """Drops the read-only fields an export carries, fingerprints included (a template's sit in providerConfig)."""
     data = {k: v for k, v in raw.items() if k not in _DROPPED}
-    auth = data.get("authConfig")
-    if isinstance(auth, dict) and "fieldFingerprints" in auth:
-        data["authConfig"] = {k: v for k, v in auth.items() if k != "fieldFingerprints"}
+    _strip_fingerprints(data)
+    config = data.get("providerConfig")
+    if isinstance(config, dict):
+        data["providerConfig"] = dict(config)
+        _strip_fingerprints(data["providerConfig"])
     return data
+
+
+def _strip_fingerprints(holder: dict[str, Any]) -> None:
+    auth = holder.get("authConfig")
+    if isinstance(auth, dict) and "fieldFingerprints" in auth:
+        holder["authConfig"] = {k: v for k, v in auth.items() if k != "fieldFingerprints"}
 
 
 def _changes(body: Any, mode: str) -> dict[str, Any]:
