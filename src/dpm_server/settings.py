@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from dpm_server.outbound.guard import AllowList
+
 ENV_PREFIX = "DPM_SERVER_"
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -64,6 +66,9 @@ class Settings(BaseModel):
     admin_password: SecretStr | None = None
     admin_email: str | None = None
     debug: str | None = Field(default=None, description="DEBUG namespaces, e.g. dynamic-providers:*")
+    outbound_allow: tuple[str, ...] = Field(default=(), description="Hosts, IPs or CIDRs outbound calls may reach.")
+    outbound_timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds for a whole outbound call.")
+    outbound_max_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest outbound response body.")
 
     @field_validator("rate_limit", "login_rate_limit", mode="before")
     @classmethod
@@ -75,6 +80,15 @@ class Settings(BaseModel):
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple):
+            AllowList.parse(str(part) for part in value)
         return value
 
     @property

@@ -11,6 +11,8 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from dpm_server import Settings, create_app
+from tests.server.outbound.fake_provider import FakeProvider
+from tests.server.outbound.sandbox import Network
 
 # Starlette's TestClient asks for the httpx2 fork; the suite runs on httpx, which it still supports.
 with warnings.catch_warnings():
@@ -56,3 +58,34 @@ def admin(client: TestClient) -> TestClient:
     """The client, logged in as the admin."""
     client.headers["Authorization"] = f"Bearer {login(client)['token']}"
     return client
+
+
+@pytest.fixture(autouse=True)
+def network(monkeypatch: pytest.MonkeyPatch) -> Network:
+    """Every server test runs on a loopback-only network that records lookups and connects."""
+    sandbox = Network()
+    sandbox.install(monkeypatch)
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def _fake_provider_server() -> Iterator[FakeProvider]:
+    with FakeProvider.running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_provider(_fake_provider_server: FakeProvider) -> Iterator[FakeProvider]:
+    """The fake provider on 127.0.0.1, behaving well until told otherwise."""
+    _fake_provider_server.reset()
+    yield _fake_provider_server
+    _fake_provider_server.reset()
+
+
+@pytest.fixture
+def allowed_admin(tmp_path: Path) -> Iterator[TestClient]:
+    """An admin client of a server whose outbound allow-list admits 127.0.0.1 (the fake provider), with a 1 s limit."""
+    settings = make_settings(tmp_path, outbound_allow="127.0.0.1", outbound_timeout=1.0)
+    with TestClient(create_app(settings)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {login(test_client)['token']}"
+        yield test_client

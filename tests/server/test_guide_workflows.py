@@ -11,6 +11,7 @@ from dpm_server import Settings
 from dpm_server.cli import users
 from tests.server import guide
 from tests.server.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
+from tests.server.outbound.fake_provider import MODELS, FakeProvider
 
 
 def test_login_as_admin_email_returns_the_guide_shape(client: TestClient) -> None:
@@ -24,8 +25,9 @@ def test_login_as_admin_email_returns_the_guide_shape(client: TestClient) -> Non
     assert body["expiresIn"] == 3600
 
 
-def test_setting_up_a_new_provider(admin: TestClient) -> None:
-    created = admin.post("/api/admin/providers", json=guide.PROVIDER)
+def test_setting_up_a_new_provider(allowed_admin: TestClient, fake_provider: FakeProvider) -> None:
+    admin = allowed_admin  # the guide's provider, pointed at the fake provider the allow-list admits
+    created = admin.post("/api/admin/providers", json=guide.PROVIDER | {"apiEndpoint": f"{fake_provider.url}/v1"})
     assert created.status_code == 201, created.text
     provider = created.json()
     assert provider["identifier"] == "custom-openai"
@@ -35,8 +37,10 @@ def test_setting_up_a_new_provider(admin: TestClient) -> None:
     tested = admin.post(f"/api/admin/providers/{provider['id']}/test")
     assert tested.status_code == 200
     result = tested.json()
-    assert result["success"] is False  # not implemented yet, and never faked
-    assert "not implemented" in result["errors"][0]
+    assert result["success"] is True, result
+    assert result["availableModels"] == MODELS
+    assert result["errors"] == []
+    assert fake_provider.seen[-1].headers["authorization"] == "Bearer sk-your-api-key-here"
 
     model = admin.post(f"/api/admin/providers/{provider['id']}/models", json=guide.MODEL)
     assert model.status_code == 201, model.text
@@ -44,7 +48,13 @@ def test_setting_up_a_new_provider(admin: TestClient) -> None:
 
     model_test = admin.post(f"/api/admin/models/{model.json()['id']}/test")
     assert model_test.status_code == 200
+    assert model_test.json()["success"] is True, model_test.json()
     assert set(model_test.json()) >= {"success", "responseTime", "errors", "testedAt"}
+    assert fake_provider.seen[-1].body == {
+        "model": "gpt-4",
+        "max_tokens": 1,
+        "messages": [{"role": "user", "content": "Reply with one word."}],
+    }
 
 
 def test_the_javascript_example_provider_is_accepted(admin: TestClient) -> None:

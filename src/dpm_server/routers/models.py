@@ -59,6 +59,6 @@ def delete_model(id: str, context: Context, audit: Audit, if_match: IfMatch = No
 
 @router.post("/models/{id}/test", response_model=ConnectivityResult)
 def test_model(id: str, context: Context) -> JSONResponse:
-    """Model availability test. Not implemented in this version: answers success=false and says so."""
-    with context.db.write() as session:
-        return ok(connectivity.run_model_test(session, model_id=id))
+    """Model availability test: a one-token request to the provider, through the outbound guard. Answers 200 with
+    success=false and the reasons when the test fails."""
+    return ok(connectivity.run_model_test(context, model_id=id))

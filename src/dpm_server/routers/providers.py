@@ -77,6 +77,6 @@ def delete_provider(id: str, context: Context, audit: Audit, if_match: IfMatch =
 
 @router.post("/{id}/test", response_model=ConnectivityResult)
 def test_provider(id: str, context: Context) -> JSONResponse:
-    """Connectivity test. Not implemented in this version: answers success=false and says so."""
-    with context.db.write() as session:
-        return ok(connectivity.run_provider_test(session, provider_id=id))
+    """Connectivity test: lists the provider's models (or calls authConfig.testEndpoint) through the outbound guard.
+    Answers 200 with success=false and the reasons when the test fails."""
+    return ok(connectivity.run_provider_test(context, provider_id=id))
