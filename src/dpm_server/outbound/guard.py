@@ -117,7 +117,7 @@ def literal_address(host: str) -> IPAddress | None:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if ":" in host:
-        address, _, zone = host.partition("%")
+        address, _, zone = host.partition("%25" if "%25" in host else "%")  # a URL writes the zone as %25
         try:
             ip = ipaddress.IPv6Address(address)
             return ipaddress.IPv6Address(f"{address}%{unquote(zone)}") if zone else ip

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +40,7 @@ class Seen:
 
 
 class FakeProvider:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.api_key = API_KEY
         self.mode = "ok"
         self.delay = 0.0
@@ -49,6 +50,8 @@ class FakeProvider:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
+        if tls is not None:  # the handshake happens on accept; a failed one drops the connection
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
@@ -71,8 +74,8 @@ class FakeProvider:
 
     @classmethod
     @contextmanager
-    def running(cls) -> Iterator[FakeProvider]:
-        fake = cls()
+    def running(cls, tls: ssl.SSLContext | None = None) -> Iterator[FakeProvider]:
+        fake = cls(tls)
         fake._thread.start()
         try:
             yield fake
