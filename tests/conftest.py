@@ -12,6 +12,12 @@ import pytest
 from dpm.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_SECRET_NAMES = ("DPM_OPENAI_API_KEY", "DPM_ANTHROPIC_API_KEY", "DPM_MISTRAL_API_KEY", "DPM_SEARCH_GATEWAY_KEY")
+
+
+def example_secrets(canary: str) -> dict[str, str]:
+    """Values for the secrets the example config references, each containing ``canary`` so leaks can be found."""
+    return {name: f"{canary}-{name.lower()}" for name in EXAMPLE_SECRET_NAMES}
 
 
 @dataclass

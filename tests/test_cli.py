@@ -12,10 +12,9 @@ import jsonschema
 import pytest
 
 from dpm import cli
-from tests.conftest import REPO, RunDpm
+from tests.conftest import REPO, RunDpm, example_secrets
 
 CANARY = "sk-canary-cli-5f1e2d3c4b5a"
-EXAMPLE_SECRETS = ("DPM_OPENAI_API_KEY", "DPM_ANTHROPIC_API_KEY", "DPM_MISTRAL_API_KEY", "DPM_SEARCH_GATEWAY_KEY")
 
 
 @pytest.fixture
@@ -30,8 +29,8 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in EXAMPLE_SECRETS:
-        monkeypatch.setenv(name, f"{CANARY}-{name}")
+    for name, value in example_secrets(CANARY).items():
+        monkeypatch.setenv(name, value)
 
 
 def test_example_config_is_valid_and_warns_about_missing_secrets(example: Path, dpm: RunDpm) -> None:

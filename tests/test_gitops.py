@@ -12,15 +12,10 @@ from dpm import markdown
 from dpm.drift import DriftReport, Finding
 from dpm.markdown import MarkdownDriftReporter, MarkdownPlanReporter
 from dpm.plan import Change, FieldChange, Plan, RequestCost
-from tests.conftest import REPO, RunDpm
+from tests.conftest import REPO, RunDpm, example_secrets
 
 CANARY = "sk-canary-gitops-31f0"
-SECRETS = {
-    "DPM_OPENAI_API_KEY": CANARY + "-openai",
-    "DPM_ANTHROPIC_API_KEY": CANARY + "-anthropic",
-    "DPM_MISTRAL_API_KEY": CANARY + "-mistral",
-    "DPM_SEARCH_GATEWAY_KEY": CANARY + "-gateway",
-}
+SECRETS = example_secrets(CANARY)
 
 
 @pytest.fixture

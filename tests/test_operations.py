@@ -21,7 +21,7 @@ from dpm.config import CompiledConfig, compile_config
 from dpm.diff import Ownership
 from dpm_server import Settings, create_app
 from dpm_server.app import embedded_admin_token
-from tests.conftest import REPO
+from tests.conftest import REPO, example_secrets
 
 # Starlette's TestClient asks for the httpx2 fork; dpm runs on httpx, which it still supports.
 with warnings.catch_warnings():
@@ -29,12 +29,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 CANARY = "sk-canary-operations-77aa"
-SECRETS = {
-    "DPM_OPENAI_API_KEY": CANARY + "-openai",
-    "DPM_ANTHROPIC_API_KEY": CANARY + "-anthropic",
-    "DPM_MISTRAL_API_KEY": CANARY + "-mistral",
-    "DPM_SEARCH_GATEWAY_KEY": CANARY + "-gateway",
-}
+SECRETS = example_secrets(CANARY)
 Fault = Callable[[httpx.Request, int], str | None]
 
 

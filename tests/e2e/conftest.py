@@ -15,17 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, example_secrets
 
 DPM = str(Path(sys.executable).with_name("dpm"))
 ADMIN = {"DPM_USERNAME": "admin", "DPM_PASSWORD": "e2e-admin-password"}
 CANARY = "sk-canary-e2e-9c8b7a"
-SECRETS = {
-    "DPM_OPENAI_API_KEY": CANARY + "-openai",
-    "DPM_ANTHROPIC_API_KEY": CANARY + "-anthropic",
-    "DPM_MISTRAL_API_KEY": CANARY + "-mistral",
-    "DPM_SEARCH_GATEWAY_KEY": CANARY + "-gateway",
-}
+SECRETS = example_secrets(CANARY)
 
 
 def free_port() -> int:
