@@ -29,9 +29,25 @@ class _LazyGroup(click.Group):
     """Loads the server's commands only when they run, so the compiler starts without importing the server."""
 
     lazy = {"serve": "dpm_server.cli:serve", "users": "dpm_server.cli:users"}
+    # What `dpm --help` shows for them, so that listing the commands imports nothing.
+    summaries = {
+        "serve": "Run the registry server (the Dynamic Provider Management API).",
+        "users": "Manage the registry server's users.",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            command = None if name in self.summaries else self.get_command(ctx, name)
+            summary = self.summaries.get(name) or (command.get_short_help_str(limit) if command else "")
+            rows.append((name, summary))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
