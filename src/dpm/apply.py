@@ -68,9 +68,8 @@ def _batches(writes: Sequence[Change], max_bytes: int) -> Iterator[Step]:
     # A provider travels with its models, so each import leaves every provider whole.
     groups: dict[str, list[Change]] = {}
     for change in writes:
-        groups.setdefault(change.provider or (change.identifier if change.kind == "provider" else ""), []).append(
-            change
-        )
+        owner = change.provider or (change.identifier if change.kind == "provider" else "")
+        groups.setdefault(owner, []).append(change)
     batch, size = Step([], _empty()), 0
     for group in groups.values():
         group_size = sum(len(json.dumps(c.body)) for c in group)
