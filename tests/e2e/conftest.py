@@ -42,6 +42,7 @@ class Server:
 
     data_dir: Path
     rate_limit: str = "100000/900"
+    outbound_allow: str = ""
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -53,6 +54,7 @@ class Server:
         env = clean_environment(
             DPM_SERVER_DATA_DIR=str(self.data_dir),
             DPM_SERVER_RATE_LIMIT=self.rate_limit,
+            DPM_SERVER_OUTBOUND_ALLOW=self.outbound_allow,
             DPM_ADMIN_USERNAME=ADMIN["DPM_USERNAME"],
             DPM_ADMIN_PASSWORD=ADMIN["DPM_PASSWORD"],
         )

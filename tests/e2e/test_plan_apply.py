@@ -17,6 +17,7 @@ from dpm.config import compile_config
 from dpm.diff import Ownership
 from tests.conftest import REPO
 from tests.e2e.conftest import ADMIN, CANARY, SECRETS, Server, clean_environment, run_dpm
+from tests.server.outbound.fake_provider import FakeProvider
 
 
 def test_quickstart_then_a_pricing_edit(server: Server, config_repo: Path) -> None:
@@ -184,9 +185,50 @@ def test_json_plan_follows_its_published_schema(server: Server, config_repo: Pat
     jsonschema.validate(json.loads(result.out), schema)
 
 
-def test_test_connectivity_fails_the_run_when_a_test_fails(server: Server, config_repo: Path) -> None:
-    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
-    result = run_dpm("apply", "--auto-approve", "--test-connectivity", cwd=config_repo, env=env)
-    assert result.exit_code == 1
-    assert "Verified: the registry matches the configuration." in result.out
-    assert "connectivity test failed: anthropic:" in result.out
+PROVIDER_AT_FAKE = """\
+kind: Provider
+identifier: fake-openai
+name: Fake OpenAI
+apiEndpoint: {url}/v1
+authMethod: api_key
+authConfig:
+  type: api_key
+  fields:
+    apiKey: ${{{{ secret.DPM_FAKE_KEY }}}}
+  headers:
+    Authorization: Bearer {{{{apiKey}}}}
+capabilities:
+  supportsSystemMessages: true
+  maxContextLength: 8192
+  supportedRoles: [system, user, assistant]
+  supportsStreaming: true
+  supportsTools: true
+"""
+
+
+def test_test_connectivity_calls_the_provider_and_fails_the_run_when_a_test_fails(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "providers.d").mkdir(parents=True)
+    with FakeProvider.running() as fake:
+        (repo / "providers.d" / "fake.yaml").write_text(PROVIDER_AT_FAKE.format(url=fake.url))
+        server = Server(tmp_path / "registry", outbound_allow="127.0.0.1")
+        server.start()
+        try:
+            env = clean_environment(DPM_REGISTRY_URL=server.url, DPM_FAKE_KEY=fake.api_key, **ADMIN)
+            passed = run_dpm("apply", "--auto-approve", "--test-connectivity", cwd=repo, env=env)
+            assert passed.exit_code == 0, passed.out + passed.err
+            assert [s.path for s in fake.seen] == ["/v1/models"]
+            assert {k.lower(): v for k, v in fake.seen[0].headers.items()}["authorization"] == f"Bearer {fake.api_key}"
+
+            (repo / "providers.d" / "fake.yaml").write_text(
+                PROVIDER_AT_FAKE.format(url=fake.url).replace("8192", "9000")
+            )
+            wrong = env | {"DPM_FAKE_KEY": "sk-wrong-key"}
+            failed = run_dpm("apply", "--auto-approve", "--test-connectivity", cwd=repo, env=wrong)
+            assert failed.exit_code == 1
+            assert "Verified: the registry matches the configuration." in failed.out
+            expected = "connectivity test failed: fake-openai: the provider rejected the credentials (HTTP 401)"
+            assert expected in failed.out
+            assert "sk-wrong-key" not in failed.out + failed.err
+        finally:
+            server.stop()
