@@ -57,13 +57,15 @@ class Registry:
 
     @staticmethod
     def _load(session: Session, revision: int) -> Snapshot:
+        # A savepoint: on PostgreSQL a failed query aborts the transaction, which the status still needs.
         try:
             active = select(Provider.identifier, Model.identifier).outerjoin(
                 Model, (Model.provider_id == Provider.id) & (Model.status == "active")
             )
             models: dict[str, list[str]] = {}
-            for provider, model in session.execute(active.where(Provider.status == "active")):
-                models.setdefault(provider, []).extend([model] if model else [])
+            with session.begin_nested():
+                for provider, model in session.execute(active.where(Provider.status == "active")):
+                    models.setdefault(provider, []).extend([model] if model else [])
             return Snapshot(revision, models, utcnow())
         except SQLAlchemyError as exc:
             return Snapshot(-1, {}, utcnow(), [f"registry load failed: {type(exc).__name__}"])
@@ -103,7 +105,8 @@ def status(session: Session, *, registry: Registry) -> dict[str, Any]:
     errors = list(snapshot.errors)
     since = utcnow() - RECENT
     try:
-        perf = _performance(session, Provider, since) + _performance(session, Model, since)
+        with session.begin_nested():
+            perf = _performance(session, Provider, since) + _performance(session, Model, since)
     except SQLAlchemyError as exc:
         perf = Performance()
         errors.append(f"performance query failed: {type(exc).__name__}")
