@@ -19,7 +19,8 @@ from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
 from dpm_server.http import handlers
 from dpm_server.http.edge import Edge
-from dpm_server.http.ratelimit import MemoryRateLimiter, parse_networks
+from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, RedisConnection, RedisRateLimiter, parse_networks
+from dpm_server.http.retry import RetryTransactions
 from dpm_server.keyfiles import load_or_create_key
 from dpm_server.openapi import build_openapi
 from dpm_server.routers import audit, auth, bulk, models, providers, registry, templates
@@ -58,16 +59,31 @@ def _context(settings: Settings) -> AppContext:
     return AppContext(settings, db, box, policy, Registry(), PrincipalCache(db))
 
 
+def _limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter, RedisConnection | None]:
+    """In-process counters, or, with a Redis rate-limit storage, one budget shared by every replica."""
+    if settings.rate_limit_storage is None:
+        return MemoryRateLimiter(settings.rate_limit), MemoryRateLimiter(settings.login_rate_limit), None
+    redis = RedisConnection(settings.rate_limit_storage)
+    return (
+        RedisRateLimiter(settings.rate_limit, redis, "requests"),
+        RedisRateLimiter(settings.login_rate_limit, redis, "logins"),
+        redis,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The registry app: migrates the database, seeds the system templates and the first admin, wires routes."""
     settings = settings or Settings.from_env()
     logs.configure(settings.debug)
     context = _context(settings)
+    limiter, login_limiter, redis = _limiters(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         context.db.dispose()
+        if redis is not None:
+            await redis.aclose()
 
     app = FastAPI(
         title="Dynamic Provider Management API",
@@ -84,10 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Fixed-path routes first, so that /providers/export is never read as /providers/{id}.
     for module in (auth, bulk, registry, audit, providers, models, templates):
         app.include_router(module.router)
+    app.add_middleware(RetryTransactions)  # inside the edge: a retried request has one id and counts once
     app.add_middleware(
         Edge,
-        limiter=MemoryRateLimiter(settings.rate_limit),
-        login_limiter=MemoryRateLimiter(settings.login_rate_limit),
+        limiter=limiter,
+        login_limiter=login_limiter,
         trusted_proxies=parse_networks(settings.trusted_proxies),
         max_body_bytes=settings.max_body_bytes,
     )

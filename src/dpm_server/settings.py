@@ -60,6 +60,9 @@ class Settings(BaseModel):
     refresh_token_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     rate_limit: Rate = Rate(requests=100, seconds=900)
     login_rate_limit: Rate = Rate(requests=10, seconds=900)
+    rate_limit_storage: str | None = Field(
+        default=None, description="Where rate-limit counts live: memory (this process; default) or redis://…"
+    )
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     admin_username: str | None = None
@@ -74,6 +77,15 @@ class Settings(BaseModel):
     @classmethod
     def _parse_rate(cls, value: object) -> object:
         return Rate.parse(value) if isinstance(value, str) else value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _check_storage(cls, value: str | None) -> str | None:
+        if value is None or value in {"memory", "memory://"}:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"rate-limit storage must be memory or a redis://, rediss:// or unix:// URL: {value!r}")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

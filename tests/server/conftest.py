@@ -1,4 +1,8 @@
-"""Every test builds its own app from ``create_app`` over a SQLite file in its own tmp_path."""
+"""Every test builds its own app from ``create_app`` over its own database.
+
+Tests that take the ``settings`` fixture (and so ``client`` and ``admin``) run twice: on a SQLite file in their
+tmp_path, and on a fresh PostgreSQL database (see ``tests/server/databases.py``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from dpm_server import Settings, create_app
+from tests.server.databases import POSTGRES_ENV, POSTGRES_URL, PostgresServer, in_ci, missing
 from tests.server.outbound.fake_provider import FakeProvider
 from tests.server.outbound.sandbox import Network
 
@@ -42,9 +47,35 @@ def login(client: TestClient, username: str = ADMIN_EMAIL, password: str = ADMIN
     return body
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """The PostgreSQL server named by DPM_TEST_POSTGRES_URL, with a migrated template database for this run."""
+    url = POSTGRES_URL
+    if not url:
+        if in_ci():
+            pytest.fail(f"CI=true but {POSTGRES_ENV} is not set: the PostgreSQL variants must run in CI")
+        pytest.skip(missing("PostgreSQL", POSTGRES_ENV))
+    server = PostgresServer(url)
+    server.create_template()
+    yield server
+    server.drop_template()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the SQLite file under the data dir, else the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create()
+    yield url
+    server.drop(url)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return make_settings(tmp_path, database_url=database_url)
 
 
 @pytest.fixture

@@ -2,7 +2,14 @@
 
 SQLite runs in WAL mode with foreign keys and a busy timeout, and a write transaction begins with
 ``BEGIN IMMEDIATE``: it takes the write lock up front, so two writers queue on the busy timeout instead of one
-failing with "database is locked" halfway through. PostgreSQL needs none of this and gets plain transactions.
+failing with "database is locked" halfway through.
+
+PostgreSQL runs at READ COMMITTED, and a write transaction begins by taking one transaction-scoped advisory lock,
+the same for every replica: writers queue as they do on SQLite, so the services' check-then-write rules (unique
+names, a provider's context length against its models) hold across replicas, and writers never deadlock on each
+other. Serialization failures and deadlocks can still come from elsewhere (another client of the database, a
+stricter isolation level); ``write`` raises them as :class:`RetryableTransaction` and the HTTP layer runs the
+request again (``dpm_server.http.retry``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, update
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dpm_server.db.tables import RegistryState
@@ -23,12 +30,31 @@ from dpm_server.errors import Conflict
 
 _WRITE = "dpm_write"
 POOL_SIZE = 40  # the size of the threadpool that runs sync routes
+WRITE_LOCK = 0x64706D5F77726974  # "dpm_writ": the PostgreSQL advisory lock every write transaction takes
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+class RetryableTransaction(Exception):
+    """The database rolled the transaction back (a serialization failure or a deadlock); running it again is safe."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"transaction rolled back by the database (SQLSTATE {sqlstate})")
+        self.sqlstate = sqlstate
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    original = getattr(exc, "orig", None)
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return state if isinstance(state, str) else None
 
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        if parsed.get_backend_name() == "postgresql":
+            event.listen(engine, "begin", _postgresql_begin)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # A pool as large as the request concurrency: overflow connections would be opened (and their pragmas run)
@@ -61,32 +87,49 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _postgresql_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(_WRITE, False):
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
+@contextmanager
+def _retryable() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        state = sqlstate_of(exc)
+        if state in RETRYABLE_SQLSTATES:
+            raise RetryableTransaction(state) from exc
+        raise
+
+
 class Database:
     """Sessions for reads and for writes; a registry change also bumps the stored revision in its transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # SQLite's busy handler polls with growing sleeps, which turns queued writers into a latency tail. Writers
-        # of this process queue on a lock instead and wake the moment it is free; busy_timeout still covers other
-        # processes. PostgreSQL has row locks and needs no such queue.
+        # of this process queue on a lock instead and wake the moment it is free; busy_timeout (SQLite) or the
+        # advisory lock (PostgreSQL) still covers other processes. On PostgreSQL the lock also keeps queued writers
+        # from holding a pooled connection each while they wait.
         self._writers: AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+            threading.Lock() if engine.dialect.name in {"sqlite", "postgresql"} else nullcontext()
         )
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._read() as session, session.begin():
+        with _retryable(), self._read() as session, session.begin():
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         try:
-            with self._writers, self._write() as session, session.begin():
+            with _retryable(), self._writers, self._write() as session, session.begin():
                 yield session
         except IntegrityError as exc:
-            # Services check uniqueness first; this is a concurrent writer winning the race (PostgreSQL).
+            # Services check uniqueness first; this is a concurrent writer winning the race.
             raise Conflict("The change conflicts with a concurrent change; read again and retry") from exc
 
     @contextmanager
