@@ -15,7 +15,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from dpm_server import Settings, create_app
-from tests.server.databases import POSTGRES_ENV, POSTGRES_URL, PostgresServer, in_ci, missing
+from tests.server.databases import POSTGRES_ENV, POSTGRES_URL, REDIS_ENV, REDIS_URL, PostgresServer, in_ci, missing
 from tests.server.outbound.fake_provider import FakeProvider
 from tests.server.outbound.sandbox import Network
 
@@ -59,6 +59,20 @@ def postgres() -> Iterator[PostgresServer]:
     server.create_template()
     yield server
     server.drop_template()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The redis-server named by DPM_TEST_REDIS_URL, emptied for this test."""
+    if not REDIS_URL:
+        if in_ci():
+            pytest.fail(f"CI=true but {REDIS_ENV} is not set: the Redis tests must run in CI")
+        pytest.skip(missing("Redis", REDIS_ENV))
+    import redis  # noqa: PLC0415 - only the Redis tests need the client
+
+    with redis.Redis.from_url(REDIS_URL) as client:
+        client.flushdb()
+    return REDIS_URL
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
