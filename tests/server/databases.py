@@ -61,6 +61,13 @@ class PostgresServer:
         finally:
             engine.dispose()
 
+    def create_empty(self, label: str) -> str:
+        """A fresh database without the schema (the app migrates it); returns its SQLAlchemy URL."""
+        name = f"dpm_test_{self._token}_{label}_{next(self._counter)}"
+        with self._admin() as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url_of(name)
+
     def create(self, label: str = "t") -> str:
         """A fresh database with the migrated schema; returns its SQLAlchemy URL."""
         name = f"dpm_test_{self._token}_{label}_{next(self._counter)}"

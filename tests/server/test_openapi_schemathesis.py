@@ -2,6 +2,7 @@
 
 Checks: no server errors, documented status codes, content types and headers, and response bodies that match
 their schemas. The rate limit is raised for the run, and the example count kept small to bound the suite's time.
+The run is repeated, with fewer examples, on a PostgreSQL database when DPM_TEST_POSTGRES_URL names a server.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from starlette.testclient import TestClient
 from dpm_server import create_app, embedded_admin_token
 from tests.server import guide
 from tests.server.conftest import make_settings
+from tests.server.databases import POSTGRES_ENV, POSTGRES_URL, PostgresServer, in_ci, missing
 
 CHECKS = [
     not_a_server_error,
@@ -40,14 +42,37 @@ _app = create_app(make_settings(Path(_data_dir.name), rate_limit="1000000/60", l
 AUTH = {"Authorization": f"Bearer {embedded_admin_token(_app)}"}
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", _app)
 
+# The same app on PostgreSQL, in a database of its own, when a server is at hand.
+_postgres = PostgresServer(POSTGRES_URL) if POSTGRES_URL else None
+_pg_url = _postgres.create_empty("schemathesis") if _postgres else None
+_pg_app = (
+    create_app(
+        make_settings(
+            Path(_data_dir.name) / "pg", database_url=_pg_url, rate_limit="1000000/60", login_rate_limit="1000000/60"
+        )
+    )
+    if _pg_url
+    else None
+)
+PG_AUTH = {"Authorization": f"Bearer {embedded_admin_token(_pg_app)}"} if _pg_app else {}
+
+
+def _seed(app: Any, auth: dict[str, str]) -> None:
+    with TestClient(app, headers=auth) as client:
+        provider = client.post("/api/admin/providers", json=guide.PROVIDER).json()
+        client.post(f"/api/admin/providers/{provider['id']}/models", json=guide.MODEL)
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _seeded() -> Iterator[None]:
-    with TestClient(_app, headers=AUTH) as client:
-        provider = client.post("/api/admin/providers", json=guide.PROVIDER).json()
-        client.post(f"/api/admin/providers/{provider['id']}/models", json=guide.MODEL)
+    _seed(_app, AUTH)
+    if _pg_app is not None:
+        _seed(_pg_app, PG_AUTH)
     yield
     _app.state.context.db.dispose()
+    if _pg_app is not None and _postgres is not None and _pg_url is not None:
+        _pg_app.state.context.db.dispose()
+        _postgres.drop(_pg_url)
     _data_dir.cleanup()
 
 
@@ -55,6 +80,24 @@ def _seeded() -> Iterator[None]:
 @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi(case: Any) -> None:
     case.call_and_validate(headers=AUTH, checks=CHECKS)
+
+
+if _pg_app is not None:
+    pg_schema = schemathesis.openapi.from_asgi("/api/openapi.json", _pg_app)
+
+    @pytest.mark.postgresql
+    @pg_schema.parametrize()
+    @settings(max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def test_api_conforms_to_its_openapi_on_postgresql(case: Any) -> None:
+        case.call_and_validate(headers=PG_AUTH, checks=CHECKS)
+
+else:
+
+    @pytest.mark.postgresql
+    def test_api_conforms_to_its_openapi_on_postgresql() -> None:
+        if in_ci():
+            pytest.fail(f"CI=true but {POSTGRES_ENV} is not set: the PostgreSQL variants must run in CI")
+        pytest.skip(missing("PostgreSQL", POSTGRES_ENV))
 
 
 def test_openapi_declares_errors_and_rate_limit_headers() -> None:
