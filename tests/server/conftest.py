@@ -128,9 +128,9 @@ def fake_provider(_fake_provider_server: FakeProvider) -> Iterator[FakeProvider]
 
 
 @pytest.fixture
-def allowed_admin(tmp_path: Path) -> Iterator[TestClient]:
+def allowed_admin(tmp_path: Path, database_url: str | None) -> Iterator[TestClient]:
     """An admin client of a server whose outbound allow-list admits 127.0.0.1 (the fake provider); 0.5 s limit."""
-    settings = make_settings(tmp_path, outbound_allow="127.0.0.1", outbound_timeout=0.5)
+    settings = make_settings(tmp_path, database_url=database_url, outbound_allow="127.0.0.1", outbound_timeout=0.5)
     with TestClient(create_app(settings)) as test_client:
         test_client.headers["Authorization"] = f"Bearer {login(test_client)['token']}"
         yield test_client
