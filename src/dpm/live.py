@@ -12,12 +12,11 @@ from dpm.errors import DpmError
 @dataclass
 class LiveState:
     """What the registry holds. Providers by identifier, models by provider then model identifier, custom
-    templates by name. Objects are the export's own dicts (with ``id``, ``etag`` and fingerprints)."""
+    templates by name (system templates are left out). Objects are the export's own dicts (with ``id``, ``etag`` and fingerprints)."""
 
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    system_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     revision: int | None = None
 
 
@@ -37,6 +36,6 @@ def live_from_export(document: Mapping[str, Any]) -> LiveState:
         if owner is not None:
             state.models.setdefault(owner, {})[model["identifier"]] = model
     for template in data.get("templates") or []:
-        target = state.system_templates if template.get("isSystem") else state.templates
-        target[template["name"]] = template
+        if not template.get("isSystem"):  # built into every registry: never managed, never deleted
+            state.templates[template["name"]] = template
     return state
