@@ -12,7 +12,8 @@ from dpm.errors import DpmError
 @dataclass
 class LiveState:
     """What the registry holds. Providers by identifier, models by provider then model identifier, custom
-    templates by name (system templates are left out). Objects are the export's own dicts (with ``id``, ``etag`` and fingerprints)."""
+    templates by name (system templates are left out). Objects are the export's own dicts (with ``id``, ``etag``
+    and fingerprints)."""
 
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
