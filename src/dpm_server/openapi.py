@@ -1,8 +1,9 @@
-"""The served OpenAPI document: FastAPI's, plus the truth about errors and headers.
+"""The served OpenAPI document: FastAPI's, plus the truth about errors and headers, and links.
 
 Every operation declares the error responses it can give, all in the guide's envelope, and every response
 declares the rate-limit headers and ``X-Request-ID``, so that generated clients and fuzzers see what the server
-really sends.
+really sends. Responses that create or return a resource link to the operations on it (OpenAPI ``links``): its
+``id`` feeds their path parameter and its ``etag`` their ``If-Match``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,49 @@ _HEADERS = {
     "X-Request-ID": {"description": "The request id, also in error bodies", "schema": {"type": "string"}},
 }
 _RETRY_AFTER = {"description": "Seconds to wait", "schema": {"type": "string", "pattern": r"^\d+$"}}
+
+_PROVIDER = "/api/admin/providers/{id}"
+_PROVIDER_MODELS = "/api/admin/providers/{providerId}/models"
+_MODEL = "/api/admin/models/{id}"
+_TEMPLATE = "/api/admin/provider-templates/{id}"
+# The operations a resource's id leads to: (link name, method, path, path parameter, sends its etag as If-Match).
+_ON_PROVIDER = [
+    ("GetProvider", "get", _PROVIDER, "id", False),
+    ("UpdateProvider", "put", _PROVIDER, "id", True),
+    ("DeleteProvider", "delete", _PROVIDER, "id", True),
+    ("TestProvider", "post", f"{_PROVIDER}/test", "id", False),
+    ("ListModels", "get", _PROVIDER_MODELS, "providerId", False),
+    ("CreateModel", "post", _PROVIDER_MODELS, "providerId", False),
+]
+_ON_MODEL = [
+    ("GetModel", "get", _MODEL, "id", False),
+    ("UpdateModel", "put", _MODEL, "id", True),
+    ("DeleteModel", "delete", _MODEL, "id", True),
+    ("TestModel", "post", f"{_MODEL}/test", "id", False),
+]
+_ON_TEMPLATE = [
+    ("GetTemplate", "get", _TEMPLATE, "id", False),
+    ("UpdateTemplate", "put", _TEMPLATE, "id", True),
+    ("DeleteTemplate", "delete", _TEMPLATE, "id", True),
+    ("ApplyTemplate", "post", f"{_TEMPLATE}/apply", "id", False),
+]
+# (method, path, status, where the resource is in the body, the operations it links to): a response that creates
+# or returns a resource, or lists them (the first one).
+_LINKS = [
+    ("post", "/api/admin/providers", "201", "", _ON_PROVIDER),
+    ("get", "/api/admin/providers", "200", "/items/0", _ON_PROVIDER),
+    ("get", _PROVIDER, "200", "", _ON_PROVIDER),
+    ("put", _PROVIDER, "200", "", _ON_PROVIDER),
+    ("post", f"{_TEMPLATE}/apply", "201", "", _ON_PROVIDER),
+    ("post", _PROVIDER_MODELS, "201", "", _ON_MODEL),
+    ("get", _PROVIDER_MODELS, "200", "/0", _ON_MODEL),
+    ("get", _MODEL, "200", "", _ON_MODEL),
+    ("put", _MODEL, "200", "", _ON_MODEL),
+    ("post", "/api/admin/provider-templates", "201", "", _ON_TEMPLATE),
+    ("get", "/api/admin/provider-templates", "200", "/0", _ON_TEMPLATE),
+    ("get", _TEMPLATE, "200", "", _ON_TEMPLATE),
+    ("put", _TEMPLATE, "200", "", _ON_TEMPLATE),
+]
 
 
 def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
@@ -90,5 +134,16 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 }
             for code, response in responses.items():
                 response["headers"] = dict(header_refs) | ({"Retry-After": _RETRY_AFTER} if code == "429" else {})
+    _add_links(schema["paths"])
     app.openapi_schema = schema
     return schema
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    for method, path, status, pointer, targets in _LINKS:
+        links = paths[path][method]["responses"][status].setdefault("links", {})
+        for name, target_method, target_path, parameter, if_match in targets:
+            parameters = {f"path.{parameter}": f"$response.body#{pointer}/id"}
+            if if_match:
+                parameters["header.if-match"] = f"$response.body#{pointer}/etag"
+            links[name] = {"operationId": paths[target_path][target_method]["operationId"], "parameters": parameters}
