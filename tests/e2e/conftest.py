@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, example_secrets
+from tests.server.conftest import ADMIN_PASSWORD
+from tests.server.serving import Served
 
 DPM = str(Path(sys.executable).with_name("dpm"))
-ADMIN = {"DPM_USERNAME": "admin", "DPM_PASSWORD": "e2e-admin-password"}
+ADMIN = {"DPM_USERNAME": "admin", "DPM_PASSWORD": ADMIN_PASSWORD}
 CANARY = "sk-canary-e2e-9c8b7a"
 SECRETS = example_secrets(CANARY)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
@@ -37,49 +29,23 @@ def clean_environment(**extra: str) -> dict[str, str]:
 
 
 @dataclass
-class Server:
-    """``dpm serve`` in a subprocess over its own data directory; can be killed and started again."""
+class Server(Served):
+    """``dpm serve`` for the client's end-to-end tests, with its rate limit and outbound allow-list as given."""
 
-    data_dir: Path
     rate_limit: str = "100000/900"
     outbound_allow: str = ""
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.extra_env = {"DPM_SERVER_RATE_LIMIT": self.rate_limit, "DPM_SERVER_OUTBOUND_ALLOW": self.outbound_allow}
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api"
+        return self.base
 
-    def start(self) -> None:
-        env = clean_environment(
-            DPM_SERVER_DATA_DIR=str(self.data_dir),
-            DPM_SERVER_RATE_LIMIT=self.rate_limit,
-            DPM_SERVER_OUTBOUND_ALLOW=self.outbound_allow,
-            DPM_ADMIN_USERNAME=ADMIN["DPM_USERNAME"],
-            DPM_ADMIN_PASSWORD=ADMIN["DPM_PASSWORD"],
-        )
-        command = [DPM, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"dpm serve exited with {self.process.returncode}")
-            # A bare TCP connect: an HTTP request would spend the rate limit that the tests measure.
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise AssertionError("dpm serve did not start")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+    def start(self) -> Server:
+        super().start()
+        self.wait_until_up()
+        return self
 
 
 @pytest.fixture
