@@ -46,6 +46,7 @@ class Served:
     data_dir: Path
     database_url: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    program: tuple[str, ...] = (str(DPM),)  # or (sys.executable, "-m", "dpm_server"), the standalone entry point
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -64,7 +65,7 @@ class Served:
         }
         if self.database_url:
             env["DPM_SERVER_DATABASE_URL"] = self.database_url
-        command = [str(DPM), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [*self.program, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / f"server-{self.port}.log").open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)

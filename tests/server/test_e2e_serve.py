@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,48 +11,16 @@ import pytest
 
 from tests.server import guide
 from tests.server.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.server.serving import Served, serving
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = os.environ | {
-        "DPM_SERVER_DATA_DIR": str(tmp_path),
-        "DPM_ADMIN_USERNAME": "admin",
-        "DPM_ADMIN_EMAIL": ADMIN_EMAIL,
-        "DPM_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
-    command = [sys.executable, "-m", "dpm_server", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, process)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        assert process.stderr is not None
-        process.stderr.close()
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            httpx.get(f"{base}/api/openapi.json", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("server did not start")
+    """The standalone entry point, ``python -m dpm_server serve``; the other tests start ``dpm serve``."""
+    default_limit = {"DPM_SERVER_RATE_LIMIT": "100/900"}  # the default, which the headers below must show
+    standalone = Served(tmp_path, extra_env=default_limit, program=(sys.executable, "-m", "dpm_server"))
+    with serving(standalone) as (running,):
+        yield running.base.removesuffix("/api")
 
 
 def test_serve_answers_the_guide_over_loopback(server: str, tmp_path: Path) -> None:
