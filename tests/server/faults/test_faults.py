@@ -7,6 +7,7 @@ write the client saw acknowledged (a 2xx it received) must still be there after 
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.server import guide
 from tests.server.databases import PostgresServer
 from tests.server.serving import Served, serving
 
@@ -25,24 +27,10 @@ STATUS = "/admin/providers/registry-status"
 
 
 def _provider(identifier: str) -> dict[str, Any]:
-    return {
-        "identifier": identifier,
-        "name": f"Provider {identifier}",
-        "apiEndpoint": "https://api.example.com/v1",
-        "authMethod": "api_key",
-        "authConfig": {
-            "type": "api_key",
-            "fields": {"apiKey": f"sk-{identifier}"},
-            "headers": {"Authorization": "Bearer {{apiKey}}"},
-        },
-        "capabilities": {
-            "supportsSystemMessages": True,
-            "maxContextLength": 128000,
-            "supportedRoles": ["system", "user", "assistant"],
-            "supportsStreaming": True,
-            "supportsTools": True,
-        },
-    }
+    """The guide's provider under another identifier, with a key of its own."""
+    provider = copy.deepcopy(guide.PROVIDER) | {"identifier": identifier, "name": f"Provider {identifier}"}
+    provider["authConfig"]["fields"]["apiKey"] = f"sk-{identifier}"
+    return provider
 
 
 def _model(identifier: str, provider: str) -> dict[str, Any]:
