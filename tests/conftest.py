@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dpm.cli import main
+from dpm.commands.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SECRET_NAMES = ("DPM_OPENAI_API_KEY", "DPM_ANTHROPIC_API_KEY", "DPM_MISTRAL_API_KEY", "DPM_SEARCH_GATEWAY_KEY")

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dpm import cli
+from dpm.commands.options import ConfigArgs
 from tests.conftest import REPO, RunDpm, example_secrets
 
 CANARY = "sk-canary-cli-5f1e2d3c4b5a"
@@ -160,7 +160,7 @@ def test_an_unexpected_failure_is_reported_without_a_traceback(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "compile_paths", explode)
+    monkeypatch.setattr(ConfigArgs, "compile", explode)
     result = dpm("validate")
     assert result.exit_code == 1
     assert "dpm: internal error: RuntimeError: boom" in result.err

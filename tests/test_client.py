@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from dpm.client import Credentials, RateLimitExceeded, RegistryClient, RegistryError
+from dpm.registry.client import Credentials, RateLimitExceeded, RegistryClient, RegistryError
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

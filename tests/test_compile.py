@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dpm.compile import masked
-from dpm.config import compile_config
-from dpm.render import Secret
+from dpm.config.compile import masked
+from dpm.pipeline import compile_config
 from dpm.resources import templates
+from dpm.values import Secret
 
 PROVIDER = """\
 kind: Provider

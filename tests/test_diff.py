@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dpm.compile import DesiredState
-from dpm.diff import Ownership, diff
-from dpm.live import live_from_export
+from dpm.config.compile import DesiredState
+from dpm.engine.diff import diff
+from dpm.engine.live import live_from_export
+from dpm.values import Ownership
 
 
 def provider(identifier: str, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import click
 import pytest
 import yaml
 
-from dpm.cli import cli
+from dpm.commands.main import cli
 from tests.conftest import REPO, RunDpm
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dpm import markdown
-from dpm.drift import DriftReport, Finding
-from dpm.markdown import MarkdownDriftReporter, MarkdownPlanReporter
-from dpm.plan import Change, FieldChange, Plan, RequestCost
+from dpm.engine.drift import DriftReport, Finding
+from dpm.engine.plan import Change, FieldChange, Plan, RequestCost
+from dpm.reports import markdown
+from dpm.reports.markdown import MarkdownDriftReporter, MarkdownPlanReporter
 from tests.conftest import REPO, RunDpm, example_secrets
 
 CANARY = "sk-canary-gitops-31f0"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dpm.normalize import model_view, pair_secrets, provider_view
-from dpm.render import Secret
+from dpm.engine.normalize import model_view, pair_secrets, provider_view
 from dpm.resources.secrets import fingerprint
+from dpm.values import Secret
 
 
 def test_server_defaults_and_read_only_fields_are_no_diff() -> None:

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
 
-from dpm import operations
-from dpm.client import Credentials, RegistryClient
-from dpm.config import CompiledConfig, compile_config
-from dpm.diff import Ownership
+from dpm import pipeline
+from dpm.engine.plan import Plan
+from dpm.pipeline import CompiledConfig, compile_config
+from dpm.registry.client import Credentials, RegistryClient
+from dpm.values import Ownership
 from dpm_server import Settings, create_app
 from dpm_server.app import embedded_admin_token
 from tests.conftest import REPO, example_secrets
@@ -95,30 +96,30 @@ def compiled(directory: Path, environ: dict[str, str] | None = None) -> Compiled
     return config
 
 
-def plan_and_apply(config: CompiledConfig, client: RegistryClient, max_bytes: int | None = None) -> operations.Applied:
+def plan_and_apply(config: CompiledConfig, client: RegistryClient, max_bytes: int | None = None) -> pipeline.Applied:
     owner = Ownership()
-    planned = operations.make_plan(config, client, "test registry", owner, max_bytes=max_bytes)
-    renderer = operations.renderer_for(planned.plan, SECRETS)
-    return operations.run_apply(planned.plan, config.state, client, owner, max_bytes=max_bytes, renderer=renderer)
+    planned = pipeline.make_plan(config, client, "test registry", owner, max_bytes=max_bytes)
+    renderer = pipeline.renderer_for(planned, SECRETS)
+    return pipeline.run_apply(planned, config.state, client, owner, max_bytes=max_bytes, renderer=renderer)
 
 
-def plan(config: CompiledConfig, client: RegistryClient) -> operations.Planned:
-    return operations.make_plan(config, client, "test registry", Ownership())
+def plan(config: CompiledConfig, client: RegistryClient) -> Plan:
+    return pipeline.make_plan(config, client, "test registry", Ownership())
 
 
 def test_example_applies_in_four_requests_and_then_plans_clean(registry: Registry, config_dir: Path) -> None:
     config = compiled(config_dir)
     client, transport = registry.client()
     planned = plan(config, client)
-    assert planned.plan.counts.create == 19
-    assert planned.plan.requests.plan == 1
-    assert planned.plan.requests.apply == 3  # one import, then refresh and a verifying export
-    renderer = operations.renderer_for(planned.plan, SECRETS)
-    applied = operations.run_apply(planned.plan, config.state, client, Ownership(), renderer=renderer)
+    assert planned.counts.create == 19
+    assert planned.requests.plan == 1
+    assert planned.requests.apply == 3  # one import, then refresh and a verifying export
+    renderer = pipeline.renderer_for(planned, SECRETS)
+    applied = pipeline.run_apply(planned, config.state, client, Ownership(), renderer=renderer)
     assert applied.outcome.ok
     assert applied.left == []
     assert len(transport.requests) == 4
-    assert plan(config, client).plan.empty
+    assert plan(config, client).empty
 
 
 def test_a_pricing_edit_plans_exactly_that_field(registry: Registry, config_dir: Path) -> None:
@@ -126,7 +127,7 @@ def test_a_pricing_edit_plans_exactly_that_field(registry: Registry, config_dir:
     plan_and_apply(compiled(config_dir), client)
     path = config_dir / "providers.d" / "anthropic.yaml"
     path.write_text(path.read_text().replace("inputTokenPrice: 0.001,", "inputTokenPrice: 0.0008,"))
-    changes = plan(compiled(config_dir), client).plan.changes
+    changes = plan(compiled(config_dir), client).changes
     assert [(c.action, c.kind, c.key) for c in changes] == [("update", "model", "anthropic/claude-haiku-4-5")]
     assert [(f.path, f.before, f.after) for f in changes[0].fields] == [("pricingInfo.inputTokenPrice", 0.001, 0.0008)]
     applied = plan_and_apply(compiled(config_dir), client)
@@ -136,12 +137,12 @@ def test_a_pricing_edit_plans_exactly_that_field(registry: Registry, config_dir:
 def test_a_rotated_secret_shows_as_changed_and_an_unknown_one_warns(registry: Registry, config_dir: Path) -> None:
     client, _ = registry.client()
     plan_and_apply(compiled(config_dir), client)
-    rotated = plan(compiled(config_dir, {**SECRETS, "DPM_OPENAI_API_KEY": "rotated"}), client).plan
+    rotated = plan(compiled(config_dir, {**SECRETS, "DPM_OPENAI_API_KEY": "rotated"}), client)
     (change,) = rotated.changes
     assert (change.key, [f.path for f in change.fields]) == ("openai", ["authConfig.fields.apiKey"])
     assert [(s.field, s.status) for s in change.secrets] == [("apiKey", "changed")]
     missing = {k: v for k, v in SECRETS.items() if k != "DPM_OPENAI_API_KEY"}
-    unknown = plan(compiled(config_dir, missing), client).plan
+    unknown = plan(compiled(config_dir, missing), client)
     assert unknown.empty
     assert unknown.warnings == [
         "openai: cannot tell whether secret authConfig.fields.apiKey changed "
@@ -155,7 +156,7 @@ def test_removed_models_are_deleted_bottom_up(registry: Registry, config_dir: Pa
     path = config_dir / "providers.d" / "openai.yaml"
     text = path.read_text()
     path.write_text(text[: text.index("  - identifier: gpt-4o\n")])
-    changes = plan(compiled(config_dir), client).plan.changes
+    changes = plan(compiled(config_dir), client).changes
     assert [(c.action, c.key) for c in changes] == [("delete", "openai/gpt-4o"), ("delete", "openai/gpt-4o-mini")]
     assert plan_and_apply(compiled(config_dir), client).left == []
 
@@ -173,7 +174,7 @@ def test_a_500_on_the_kth_write_is_reported_exactly_and_reapply_converges(regist
     failed_keys = {c.key for c in outcome.failed}
     remaining_keys = {c.key for c in outcome.remaining}
     healthy, _ = registry.client()
-    rest = {c.key for c in plan(config, healthy).plan.changes}
+    rest = {c.key for c in plan(config, healthy).changes}
     assert rest == failed_keys | remaining_keys
     assert not rest & applied_keys
     assert plan_and_apply(config, healthy).left == []
@@ -199,12 +200,12 @@ def test_a_dropped_answer_after_commit_creates_no_duplicates(registry: Registry,
 def test_no_secret_reaches_a_plan_or_a_request_log(
     registry: Registry, config_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from dpm.report import JsonPlanReporter, TextPlanReporter  # noqa: PLC0415
+    from dpm.reports.plan import JsonPlanReporter, TextPlanReporter  # noqa: PLC0415
 
     caplog.set_level("DEBUG", logger="dpm")
     client, _ = registry.client()
     planned = plan(compiled(config_dir), client)
-    shown = TextPlanReporter().report(planned.plan) + JsonPlanReporter().report(planned.plan) + caplog.text
+    shown = TextPlanReporter().report(planned) + JsonPlanReporter().report(planned) + caplog.text
     assert "POST /admin/providers/export -> 200" in caplog.text
     assert CANARY not in shown
 
@@ -308,7 +309,7 @@ def test_any_applied_config_plans_to_zero_changes(
     applied = plan_and_apply(config, client)
     assert applied.outcome.ok, applied.outcome.error
     assert applied.left == []
-    assert plan(config, client).plan.empty
+    assert plan(config, client).empty
 
 
 def test_a_templated_provider_ends_as_the_apis_template_apply_leaves_it(registry: Registry, config_dir: Path) -> None:
@@ -320,7 +321,7 @@ def test_a_templated_provider_ends_as_the_apis_template_apply_leaves_it(registry
     assert made.status_code == 201, made.text
     export = client.export()["data"]
     by_identifier = {p["identifier"]: p for p in export["providers"]}
-    from dpm.normalize import model_view, provider_view  # noqa: PLC0415
+    from dpm.engine.normalize import model_view, provider_view  # noqa: PLC0415
 
     ours, theirs = provider_view(by_identifier["mistral"]), provider_view(by_identifier["via-api"])
     assert {k: v for k, v in ours.items() if k != "authConfig"} == {

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from dpm.config.project import load_project, parse_var
 from dpm.errors import UsageError
-from dpm.project import load_project, parse_var
 
 
 @pytest.mark.parametrize(

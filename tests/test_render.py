@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from dpm.config.render import Renderer
+from dpm.config.yamlio import load_documents
 from dpm.errors import RenderError
-from dpm.render import Renderer, Secret
-from dpm.yamlio import load_documents
+from dpm.values import Secret
 
 CANARY = "sk-canary-render-0123456789"
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from dpm.schema import render_schema, schemas
+from dpm.schemas import render_schema, schemas
 from tests.conftest import REPO, RunDpm
 
 SCHEMAS = REPO / "schemas"

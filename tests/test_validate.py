@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dpm.render import Renderer, Secret
-from dpm.validate import check_documents, hidden
-from dpm.yamlio import load_documents
+from dpm.config.render import Renderer
+from dpm.config.validate import check_documents, hidden
+from dpm.config.yamlio import load_documents
+from dpm.values import Secret
 
 
 def test_hidden_copies_only_the_way_to_each_secret() -> None:

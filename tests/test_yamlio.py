@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dpm.diagnostics import Mark
-from dpm.yamlio import MAX_DEPTH, dump_yaml, load_documents, read_text
+from dpm.config.yamlio import MAX_DEPTH, dump_yaml, load_documents, read_text
+from dpm.values import Mark
 
 
 def test_values_and_keys_remember_their_positions() -> None:

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Literal
+from typing import Any
 
 import click
 import uvicorn
 from pydantic import ValidationError
 
+from dpm_server import COMMAND_SUMMARIES
 from dpm_server.app import create_app
 from dpm_server.auth.users import create_user
 from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
 from dpm_server.errors import ApiError
 from dpm_server.settings import Settings
-
-
-def _role(name: str) -> Literal["admin", "user"]:
-    return "admin" if name == "admin" else "user"
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -29,7 +26,7 @@ def _settings(**overrides: Any) -> Settings:
         raise click.UsageError(f"invalid server settings: {problems}") from exc
 
 
-@click.command()
+@click.command(short_help=COMMAND_SUMMARIES["serve"])
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1; DPM_SERVER_HOST].")
 @click.option("--port", type=int, default=None, help="Port to listen on [default: 8000; DPM_SERVER_PORT].")
 @click.option(
@@ -43,7 +40,7 @@ def serve(host: str | None, port: int | None, database_url: str | None) -> None:
     uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=False, server_header=False)
 
 
-@click.group()
+@click.group(short_help=COMMAND_SUMMARIES["users"])
 def users() -> None:
     """Manage the registry server's users."""
 

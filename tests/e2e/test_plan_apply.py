@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import jsonschema
 
-from dpm import operations
-from dpm.client import Credentials, RegistryClient
-from dpm.config import compile_config
-from dpm.diff import Ownership
+from dpm import pipeline
+from dpm.pipeline import compile_config
+from dpm.registry.client import Credentials, RegistryClient
+from dpm.values import Ownership
 from tests.conftest import REPO
 from tests.e2e.conftest import ADMIN, CANARY, SECRETS, Server, clean_environment, run_dpm
 from tests.server.outbound.fake_provider import FakeProvider
@@ -151,24 +151,24 @@ def test_a_server_killed_mid_apply_then_restarted_converges(tmp_path: Path, conf
     http = httpx.Client(event_hooks={"request": [kill_before_second_import]})
     client = RegistryClient(server.url, Credentials(**_credentials()), http=http, sleep=lambda _: None)
     owner = Ownership()
-    planned = operations.make_plan(config, client, server.url, owner, max_bytes=1)
-    renderer = operations.renderer_for(planned.plan, SECRETS)
-    applied = operations.run_apply(planned.plan, config.state, client, owner, max_bytes=1, renderer=renderer)
+    planned = pipeline.make_plan(config, client, server.url, owner, max_bytes=1)
+    renderer = pipeline.renderer_for(planned, SECRETS)
+    applied = pipeline.run_apply(planned, config.state, client, owner, max_bytes=1, renderer=renderer)
     client.close()
     assert not applied.outcome.ok
     assert applied.outcome.error is not None
     assert "cannot reach the registry" in applied.outcome.error
-    assert [c.key for c in applied.outcome.applied] == [c.key for c in planned.plan.changes if not c.provider][:1]
+    assert [c.key for c in applied.outcome.applied] == [c.key for c in planned.changes if not c.provider][:1]
 
     server.start()
     try:
         again = RegistryClient(server.url, Credentials(**_credentials()))
-        replanned = operations.make_plan(config, again, server.url, owner)
-        assert {c.key for c in replanned.plan.changes} == {c.key for c in applied.outcome.failed} | {
+        replanned = pipeline.make_plan(config, again, server.url, owner)
+        assert {c.key for c in replanned.changes} == {c.key for c in applied.outcome.failed} | {
             c.key for c in applied.outcome.remaining
         }
-        renderer = operations.renderer_for(replanned.plan, SECRETS)
-        assert operations.run_apply(replanned.plan, config.state, again, owner, renderer=renderer).left == []
+        renderer = pipeline.renderer_for(replanned, SECRETS)
+        assert pipeline.run_apply(replanned, config.state, again, owner, renderer=renderer).left == []
         again.close()
     finally:
         server.stop()

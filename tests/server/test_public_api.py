@@ -9,7 +9,7 @@ from dpm_server import cli
 
 
 def test_public_names() -> None:
-    assert sorted(dpm_server.__all__) == ["Settings", "create_app", "embedded_admin_token"]
+    assert sorted(dpm_server.__all__) == ["COMMAND_SUMMARIES", "Settings", "create_app", "embedded_admin_token"]
 
 
 def test_cli_entry_points_named_by_the_dpm_cli() -> None:

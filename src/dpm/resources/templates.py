@@ -8,12 +8,11 @@ apply would leave it.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
-
-import yaml
 
 # Customization keys that override the provider itself; every other key fills authConfig.fields.
 TOP_LEVEL_CUSTOMIZATIONS: tuple[str, ...] = ("description", "apiEndpoint", "capabilities", "status")
@@ -21,8 +20,10 @@ TOP_LEVEL_CUSTOMIZATIONS: tuple[str, ...] = ("description", "apiEndpoint", "capa
 
 @cache
 def _system_templates() -> tuple[Mapping[str, Any], ...]:
-    text = resources.files(__package__).joinpath("system_templates.yaml").read_text(encoding="utf-8")
-    return tuple(yaml.safe_load(text))
+    # JSON, not YAML: the server shares this package and reads it without a YAML parser. Prices are per 1,000
+    # tokens, in USD.
+    text = resources.files(__package__).joinpath("system_templates.json").read_text(encoding="utf-8")
+    return tuple(json.loads(text))
 
 
 def system_templates() -> list[dict[str, Any]]:

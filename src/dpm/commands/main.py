@@ -1,0 +1,106 @@
+"""The command line: thin commands over the pipeline, and ``main``, the one boundary that maps errors to exit codes.
+
+Exit codes: 0 success, 1 error (including usage errors, so that 2 can keep meaning "changes present"),
+2 changes or drift present, 3 a saved plan is stale, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+import dpm_server
+from dpm import __version__
+from dpm.commands.offline import render, schema, validate
+from dpm.commands.registry import apply_command, drift, dump, plan
+from dpm.errors import DpmError
+
+
+class _LazyGroup(click.Group):
+    """Loads the server's commands only when they run, so the compiler starts without importing the server."""
+
+    lazy = {"serve": "dpm_server.cli:serve", "users": "dpm_server.cli:users"}
+    # What `dpm --help` shows for them, from the server's own light package, so that listing imports no server code.
+    summaries = dpm_server.COMMAND_SUMMARIES
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            command = None if name in self.summaries else self.get_command(ctx, name)
+            summary = self.summaries.get(name) or (command.get_short_help_str(limit) if command else "")
+            rows.append((name, summary))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, _, name = self.lazy[cmd_name].partition(":")
+            try:
+                command = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError) as exc:
+                return _unavailable(cmd_name, exc)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+def _unavailable(name: str, reason: Exception) -> click.Command:
+    """A command whose module cannot be imported: help still lists it, and running it says why."""
+
+    def fail() -> None:
+        raise DpmError(f"dpm {name} is unavailable: {reason}", "reinstall dpm: pip install -e .")
+
+    return click.Command(name, callback=fail, help="(unavailable in this installation)")
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dpm")
+def cli() -> None:
+    """dpm: GitOps for LLM provider registries.
+
+    Keep providers, models and provider templates as YAML in git; dpm validates them, plans the changes against
+    the live registry, applies them, and catches drift.
+    """
+
+
+for command in (validate, render, schema, plan, apply_command, drift, dump):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run dpm and return its exit code. No traceback reaches a user unless DPM_DEBUG is set."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="dpm", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("dpm: interrupted", err=True)
+        return 130
+    except DpmError as exc:
+        click.echo(f"dpm: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"    hint: {exc.hint}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        if os.environ.get("DPM_DEBUG"):
+            raise
+        click.echo(f"dpm: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("    hint: this is a bug in dpm; rerun with DPM_DEBUG=1 for a traceback and report it", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Commands that need no registry: validate, render and schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from dpm.commands.options import ConfigArgs, config_options
+from dpm.config.yamlio import dump_yaml
+from dpm.pipeline import paused_gc
+from dpm.reports.diagnostics import REPORTERS
+from dpm.schemas import render_schema, schemas, write_schemas
+
+
+@click.command()
+@config_options
+@click.option("--format", "output", type=click.Choice(sorted(REPORTERS)), default="text", show_default=True)
+def validate(*, config: ConfigArgs, output: str) -> int:
+    """Check config files offline: syntax, expressions, schema and business rules.
+
+    PATH is a directory (its *.yaml and *.yml files, in sorted order), a file, or - for standard input;
+    the default is providers.d. Every problem is reported with file:line:col. Exit 0 when valid, 1 when not.
+    """
+    compiled = config.compile()
+    click.echo(REPORTERS[output]().report(compiled.diagnostics, compiled.summary))
+    return 0 if compiled.valid else 1
+
+
+@click.command()
+@config_options
+@click.option("--format", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def render(*, config: ConfigArgs, output: str) -> int:
+    """Print the compiled desired state, with templates expanded and every secret masked."""
+    compiled = config.compile_valid()
+    if compiled is None:
+        return 1
+    with paused_gc():
+        data = compiled.state.to_data()
+    click.echo(json.dumps(data, indent=2) if output == "json" else dump_yaml(data), nl=output == "json")
+    return 0
+
+
+@click.command()
+@click.option("--out", "directory", type=click.Path(file_okay=False, path_type=Path), help="Write every schema here.")
+def schema(directory: Path | None) -> int:
+    """Print the JSON Schema of config documents, or write all of dpm's schemas to a directory.
+
+    Point an editor at them with a '# yaml-language-server: $schema=…' line, or check files with check-jsonschema.
+    """
+    if directory is None:
+        click.echo(render_schema(schemas()["document.schema.json"]), nl=False)
+        return 0
+    for path in write_schemas(directory):
+        click.echo(f"wrote {path}")
+    return 0

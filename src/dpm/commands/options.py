@@ -1,0 +1,139 @@
+"""The options commands share, each group collected into one value: ``ConfigArgs`` (which config, rendered how)
+and ``RegistryArgs`` (which registry, how patiently). A command declares a group once and receives the value."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from dpm.commands.session import session
+from dpm.config.project import Project, load_project
+from dpm.errors import DpmError
+from dpm.pipeline import CompiledConfig, compile_config
+from dpm.registry.client import DEFAULT_MAX_WAIT
+from dpm.registry.targets import Session
+from dpm.reports.diagnostics import TextReporter
+from dpm.values import has_errors
+
+DEFAULT_PATH = "providers.d"
+
+Command = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ConfigArgs:
+    paths: tuple[str, ...]
+    environment: str | None
+    variables: tuple[str, ...]
+    require_secrets: bool
+
+    def compile(self) -> CompiledConfig:
+        config = compile_config(
+            list(self.paths) or [DEFAULT_PATH],
+            environment=self.environment,
+            variables=self.variables,
+            require_secrets=self.require_secrets,
+            stdin=sys.stdin.buffer,
+        )
+        # The compiled objects live until the process ends: exempt them from every later collection pass.
+        gc.freeze()
+        return config
+
+    def compile_valid(self) -> CompiledConfig | None:
+        """The compiled config, its problems printed to stderr; None when it is invalid (no request may be made)."""
+        config = self.compile()
+        if config.diagnostics:
+            click.echo(TextReporter().report(config.diagnostics, config.summary), err=True)
+        return config if config.valid else None
+
+    def project(self) -> Project:
+        """The project settings alone, for commands that read no config documents; invalid settings stop here."""
+        return project_at(self.paths, self.environment, self.variables)
+
+
+def project_at(paths: tuple[str, ...], environment: str | None = None, variables: tuple[str, ...] = ()) -> Project:
+    project, problems = load_project(list(paths) or [DEFAULT_PATH], environment, variables)
+    if has_errors(problems):
+        click.echo(TextReporter().report(problems, "dpm.yaml"), err=True)
+        raise DpmError("the project settings are invalid")
+    return project
+
+
+@dataclass(frozen=True)
+class RegistryArgs:
+    registry: str | None
+    max_wait: float
+    verbose: bool
+
+    @contextlib.contextmanager
+    def session(self, project: Project, default: str | None = None) -> Iterator[Session]:
+        with session(project, self.registry or default, self.max_wait, self.verbose) as opened:
+            yield opened
+
+
+def _collect(
+    into: str, factory: Callable[..., Any], names: tuple[str, ...], options: list[Callable[[Command], Command]]
+) -> Callable[[Command], Command]:
+    """A decorator that adds ``options`` to a command and hands it their values as one ``factory(...)`` value."""
+
+    def decorate(function: Command) -> Command:
+        @functools.wraps(function, updated=())
+        def collected(**kwargs: Any) -> Any:
+            value = factory(*(kwargs.pop(name) for name in names))
+            return function(**{into: value}, **kwargs)
+
+        # The options already declared below this group stay, in order; this group's go above them.
+        collected.__click_params__ = list(getattr(function, "__click_params__", []))  # type: ignore[attr-defined]
+        command: Command = collected
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _config_args(paths: tuple[str, ...], environment: str | None, variables: tuple[str, ...], require: bool) -> Any:
+    return ConfigArgs(tuple(paths), environment, tuple(variables), require)
+
+
+config_options = _collect(
+    "config",
+    _config_args,
+    ("paths", "environment", "variables", "require_secrets"),
+    [
+        click.argument("paths", nargs=-1, metavar="[PATH]..."),
+        click.option("--env", "environment", metavar="NAME", help="Read vars from environments/NAME.yaml."),
+        click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a var (repeatable)."),
+        click.option(
+            "--require-secrets", is_flag=True, help="Treat a secret missing from the environment as an error."
+        ),
+    ],
+)
+
+registry_options = _collect(
+    "registry",
+    RegistryArgs,
+    ("registry", "max_wait", "verbose"),
+    [
+        click.option(
+            "--registry",
+            metavar="URL",
+            help="Registry API base URL (or 'embedded'); default DPM_REGISTRY_URL, then dpm.yaml, then embedded.",
+        ),
+        click.option(
+            "--max-wait",
+            type=click.FloatRange(min=0),
+            default=DEFAULT_MAX_WAIT,
+            show_default=True,
+            help="Seconds to wait in all for the registry's rate-limit window.",
+        ),
+        click.option("-v", "--verbose", is_flag=True, help="Log every request (never its secrets)."),
+    ],
+)

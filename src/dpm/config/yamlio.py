@@ -1,0 +1,251 @@
+"""YAML reading: every value remembers where it was written, and hostile input is refused early.
+
+The one module that talks to PyYAML. It composes nodes with libyaml when available (fast) and builds plain
+Python values itself, which is where it catches what a plain ``yaml.safe_load`` would let through: duplicate keys,
+alias bombs, runaway nesting and oversized files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dpm.values import Diagnostic, Mark, Path
+
+# libyaml composes several times faster; the pure-Python loader behaves the same where it is missing.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
+# An alias may be reused, but a document may not grow past this many times its written size when expanded.
+MAX_EXPANSION_FACTOR = 10
+MIN_EXPANSION_BUDGET = 100_000
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+Position = tuple[int, int]  # line and column, 1-based; a Mark is made only when a diagnostic needs one
+
+
+@dataclass
+class Document:
+    """One YAML document: its plain data and the position of every value and mapping key in it."""
+
+    file: str
+    index: int
+    data: Any
+    marks: dict[Path, Position] = field(default_factory=dict)
+    key_marks: dict[Path, Position] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
+    secrets: dict[Path, Any] = field(default_factory=dict)  # filled by rendering: where each Secret stands
+
+    def mark(self, path: Path, *, key: bool = False) -> Mark:
+        """The position of ``path``, or of its nearest written ancestor when the path itself is absent."""
+        table = self.key_marks if key else self.marks
+        for end in range(len(path), -1, -1):
+            found = table.get(path[:end]) or self.marks.get(path[:end])
+            if found:
+                return Mark(self.file, *found)
+        return Mark(self.file, 1, 1)
+
+
+class _Problems(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def read_text(name: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
+    """Decode a config file, refusing oversized and non-UTF-8 input with a precise position."""
+    if len(raw) > MAX_FILE_BYTES:
+        size = len(raw) / 1024 / 1024
+        message = f"file is {size:.1f} MiB; dpm reads config files of at most {MAX_FILE_BYTES // 1024 // 1024} MiB"
+        return None, [Diagnostic.error("file-too-large", message, Mark(name, 1, 1), hint="split it into several files")]
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"file is not UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded"
+        hint = "save the file as UTF-8"
+        return None, [Diagnostic.error("encoding", message, Mark(name, line, column), hint=hint)]
+
+
+def load_documents(name: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
+    """Every non-empty document in ``text``, with positions; syntax errors become diagnostics."""
+    documents: list[Document] = []
+    loader = _Loader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None and not _is_null(node):
+                documents.append(_build(name, index, loader, node, aliases="*" in text))
+            index += 1
+        return documents, [problem for document in documents for problem in document.problems]
+    except yaml.MarkedYAMLError as exc:
+        return documents, [_syntax_diagnostic(name, exc)]
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"character U+{code:04X} is not allowed in YAML"
+        hint = "remove control characters from the file"
+        return documents, [Diagnostic.error("yaml-syntax", message, Mark(name, line, column), hint=hint)]
+    except yaml.YAMLError as exc:
+        return documents, [Diagnostic.error("yaml-syntax", f"invalid YAML: {exc}", Mark(name, 1, 1))]
+    except _Problems as problem:
+        return documents, [problem.diagnostic]
+    finally:
+        loader.dispose()
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _syntax_diagnostic(name: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    where = Mark(name, mark.line + 1, mark.column + 1) if mark else Mark(name, 1, 1)
+    problem = exc.problem or "invalid YAML"
+    context = f" ({exc.context})" if exc.context else ""
+    hint = "check indentation and quoting; values that contain ': ' or start with '{' need quotes"
+    return Diagnostic.error("yaml-syntax", f"invalid YAML: {problem}{context}", where, hint=hint)
+
+
+def _mark(name: str, node: yaml.Node) -> Mark:
+    return Mark(name, *_position(node))
+
+
+def _position(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, aliases: bool) -> Document:
+    if aliases:
+        _check_expansion(name, root)
+    document = Document(name, index, None)
+    builder = _Builder(name, loader, document)
+    document.data = builder.value(root, (), 0)
+    document.problems = builder.problems
+    return document
+
+
+def _check_expansion(name: str, root: yaml.Node) -> None:
+    """Refuse alias bombs ("billion laughs") and recursive aliases before building anything."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise _Problems(Diagnostic.error("yaml-alias", "recursive YAML alias", _mark(name, node)))
+        in_progress.add(key)
+        total = 1 + sum(size(child) for child in _children(node))
+        in_progress.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        expanded = size(root)
+    except RecursionError:
+        raise _Problems(_too_deep(name, root)) from None
+    budget = max(MIN_EXPANSION_BUDGET, MAX_EXPANSION_FACTOR * len(sizes))
+    if expanded > budget:
+        message = (
+            f"YAML aliases expand this document to {expanded:,} values from {len(sizes):,} written ones; "
+            "refusing it (an alias bomb?)"
+        )
+        raise _Problems(Diagnostic.error("yaml-alias", message, _mark(name, root), hint="reuse anchors less deeply"))
+
+
+def _children(node: yaml.Node) -> Iterator[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        yield from node.value
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _too_deep(name: str, node: yaml.Node) -> Diagnostic:
+    return Diagnostic.error("yaml-depth", f"nesting deeper than {MAX_DEPTH} levels", _mark(name, node))
+
+
+class _Builder:
+    def __init__(self, name: str, loader: yaml.SafeLoader, document: Document) -> None:
+        self.name = name
+        self.loader = loader
+        self.document = document
+        self.problems: list[Diagnostic] = []
+        self.written: set[Path] = set()
+        self.first_written: dict[int, int] = {}
+
+    def value(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise _Problems(_too_deep(self.name, node))
+        self.document.marks.setdefault(path, _position(node))
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        # Straight to the tag's constructor: construct_object's bookkeeping is for graphs this builder walks itself.
+        if node.tag == _STR_TAG:
+            return node.value
+        return self.loader.yaml_constructors[node.tag](self.loader, node)
+
+    def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        # flatten_mapping puts merged pairs first; a written key may override those, but not another written key.
+        # A node reached again through an alias is already flattened, so remember where its written keys start.
+        if id(node) not in self.first_written:
+            written = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
+            if written < len(node.value):
+                self.loader.flatten_mapping(node)
+            self.first_written[id(node)] = len(node.value) - written
+        first_written = self.first_written[id(node)]
+        result: dict[str, Any] = {}
+        for position, (key_node, value_node) in enumerate(node.value):
+            key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                shown = f"{type(key).__name__} ({key!r})" if key is not None else "a collection"
+                message = f"mapping keys must be strings, not {shown}"
+                self.problems.append(Diagnostic.error("yaml-key", message, _mark(self.name, key_node)))
+                continue
+            child = (*path, key)
+            if position >= first_written and child in self.written:
+                first_line = self.document.key_marks[child][0]
+                message = f"duplicate key '{key}' (first defined at line {first_line})"
+                where = _mark(self.name, key_node)
+                self.problems.append(Diagnostic.error("duplicate-key", message, where, hint="remove one of them"))
+                continue
+            if position >= first_written:
+                self.written.add(child)
+            self.document.key_marks[child] = _position(key_node)
+            result[key] = self.value(value_node, child, depth + 1)
+        return result
+
+
+def dump_yaml(data: Any) -> str:
+    """Plain data as block-style YAML, keys in the order given."""
+    text: str = yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120
+    )
+    return text
+
+
+def scalar(text: str) -> Any:
+    """``text`` read as one YAML value (``8192`` an int, ``true`` a bool), or ``text`` itself when it is not YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text

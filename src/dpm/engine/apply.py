@@ -1,0 +1,133 @@
+"""Apply: carry out a plan's changes, economically, and say truthfully how far it got.
+
+Creates and updates go through the atomic import endpoint (``conflictResolution: replace`` with whole objects,
+which leaves exactly what a create or a full update would), a provider together with its models, in as few
+requests as the body size limit allows. Deletes go through the per-resource routes, bottom-up, with ``If-Match``.
+Secrets are resolved only here, into request bodies (see ``payload``); a secret whose value dpm does not have is
+sent as ``[REDACTED]``, which the registry reads as "keep the stored value".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dpm.config.render import Renderer
+from dpm.engine.payload import resolve, unresolved
+from dpm.engine.plan import Change
+from dpm.registry.client import RegistryClient, RegistryError
+
+MAX_IMPORT_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Step:
+    """One request's worth of changes: an import batch, or one delete."""
+
+    changes: list[Change]
+    body: dict[str, Any] | None = None  # the import data; None for a delete
+
+    @property
+    def label(self) -> str:
+        if self.body is None:
+            change = self.changes[0]
+            return f"delete {change.kind} {change.key}"
+        return f"import of {len(self.changes)} change(s)"
+
+
+@dataclass
+class Outcome:
+    applied: list[Change] = field(default_factory=list)
+    failed: list[Change] = field(default_factory=list)
+    remaining: list[Change] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def steps(changes: Sequence[Change], max_bytes: int = MAX_IMPORT_BYTES) -> list[Step]:
+    """The requests that carry out ``changes``: import batches first, then deletes in plan order."""
+    writes = [c for c in changes if c.action != "delete"]
+    batches = list(_batches(writes, max_bytes))
+    return batches + [Step([c]) for c in changes if c.action == "delete"]
+
+
+_SECTIONS = {"provider": "providers", "model": "models", "template": "templates"}
+
+
+def _batches(writes: Sequence[Change], max_bytes: int) -> Iterator[Step]:
+    # A provider travels with its models, so each import leaves every provider whole.
+    groups: dict[str, list[Change]] = {}
+    for change in writes:
+        owner = change.provider or (change.identifier if change.kind == "provider" else "")
+        groups.setdefault(owner, []).append(change)
+    batch, size = Step([], _empty()), 0
+    for group in groups.values():
+        group_size = sum(len(json.dumps(c.body)) for c in group)
+        if batch.changes and size + group_size > max_bytes:
+            yield batch
+            batch, size = Step([], _empty()), 0
+        for change in group:
+            assert batch.body is not None
+            assert change.body is not None
+            batch.body[_SECTIONS[change.kind]].append(change.body)
+        batch.changes += group
+        size += group_size
+    if batch.changes:
+        yield batch
+
+
+def _empty() -> dict[str, list[dict[str, Any]]]:
+    return {"providers": [], "models": [], "templates": []}
+
+
+def unset_secrets_for_creates(changes: Sequence[Change], renderer: Renderer) -> list[str]:
+    """Objects to be created whose secrets are not in the environment: apply cannot create them."""
+    return [
+        f"{change.kind} {change.key}: {expression} cannot be resolved (not set in the environment)"
+        for change in changes
+        if change.action == "create"
+        for expression in unresolved(change.body, renderer)
+    ]
+
+
+def carry_out(
+    planned: Sequence[Step],
+    client: RegistryClient,
+    renderer: Renderer,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Outcome:
+    """Run each step in order; stop at the first failure and report what was and was not applied.
+
+    Secrets are resolved (and checked against the plan's fingerprints) before the first request is sent.
+    """
+    outcome = Outcome()
+    resolved = [resolve(step.body, renderer) for step in planned]
+    for index, step in enumerate(planned):
+        try:
+            _run(step, resolved[index], client)
+        except RegistryError as exc:
+            outcome.failed = list(step.changes)
+            outcome.remaining = [c for later in planned[index + 1 :] for c in later.changes]
+            outcome.error = f"{step.label} failed: {exc.message}"
+            return outcome
+        outcome.applied += step.changes
+        progress(f"{step.label}: done")
+    return outcome
+
+
+def _run(step: Step, body: dict[str, Any] | None, client: RegistryClient) -> None:
+    if body is not None:
+        client.import_(body)
+        return
+    change = step.changes[0]
+    try:
+        client.delete(change.kind, str(change.liveId), change.etag)
+    except RegistryError as exc:
+        # Gone already (a retried delete whose first answer was lost, or a delete by someone else): the goal holds.
+        if exc.status != 404:
+            raise

@@ -1,0 +1,327 @@
+"""The pipeline, top to bottom: files → desired → live → diff → plan → apply → verify.
+
+Every command is a thin layer over these functions: it parses its options, calls one of them, and reports what
+comes back. Nothing here prints or asks; what a run needs from the person at the terminal (to see the plan, to
+say yes, to follow progress) comes in as a ``Conversation``.
+
+    compile_config   files ─load─▶ documents ─render─▶ ─validate─▶ ─compile─▶ desired state      (no network)
+    make_plan        desired state + live state (one export) ─diff─▶ Plan, with bodies, cost and checksum
+    apply_config     make_plan, then carry it out ─▶ refresh ─▶ export ─▶ verify against the desired state
+    apply_saved      a reviewed Plan: still fresh? ─▶ carry it out ─▶ verify against the plan's own objects
+    detect_drift     desired state + live state ─▶ DriftReport
+    dump_registry    live state ─▶ config files
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from dpm.config.compile import DesiredState, compile_state
+from dpm.config.load import load
+from dpm.config.project import Project, load_project
+from dpm.config.render import Renderer
+from dpm.config.validate import check_documents
+from dpm.engine import apply, payload
+from dpm.engine.diff import diff
+from dpm.engine.drift import DriftReport, detect
+from dpm.engine.dump import Dumped, dump
+from dpm.engine.live import LiveState, live_from_export
+from dpm.engine.plan import Change, Plan, RequestCost, count
+from dpm.errors import DpmError, UsageError
+from dpm.registry.client import RegistryClient
+from dpm.registry.targets import Session
+from dpm.values import Diagnostic, Ownership, has_errors
+
+
+class StalePlan(DpmError):
+    exit_code = 3
+
+
+# ── files → desired state ────────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class CompiledConfig:
+    project: Project
+    state: DesiredState
+    files: list[str] = field(default_factory=list)
+    documents: int = 0
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    @property
+    def summary(self) -> str:
+        return f"{len(self.files)} file(s), {self.documents} document(s)"
+
+    def ownership(self, prune: bool | None = None) -> Ownership:
+        """The providers this config owns; ``prune`` (the command line's) wins over the project's setting."""
+        settings = self.project.settings
+        return Ownership(tuple(settings.scope), settings.prune if prune is None else prune)
+
+
+def compile_config(
+    paths: Sequence[str],
+    *,
+    environment: str | None = None,
+    variables: Sequence[str] = (),
+    require_secrets: bool = False,
+    environ: Mapping[str, str] | None = None,
+    stdin: BinaryIO | None = None,
+) -> CompiledConfig:
+    """Load, render, validate and compile the config that ``paths`` name. Needs no network."""
+    project, problems = load_project(paths, environment, variables)
+    with paused_gc():
+        loaded = load(paths, stdin)
+        problems += loaded.diagnostics
+        renderer = Renderer(project.vars, os.environ if environ is None else environ)
+        rendered = []
+        for document in loaded.documents:
+            result, found = renderer.render(document)
+            rendered.append(result)
+            problems += found
+        checked, found = check_documents(rendered)
+        # A value whose expression failed is still the raw expression; its schema error would only repeat the first.
+        failed = {(p.file, p.line, p.column) for p in problems if p.code == "expression"}
+        problems += [p for p in found if (p.file, p.line, p.column) not in failed]
+        state, found = compile_state(checked, require_secrets=require_secrets)
+    problems += found
+    problems.sort(key=Diagnostic.sort_key)
+    return CompiledConfig(project, state, loaded.files, len(loaded.documents), problems)
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Compiling builds hundreds of thousands of small objects that all stay alive; cycle collection passes over
+    them would only cost time (a fifth of a large validate), so it pauses while they are built."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# ── desired + live → plan ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def read_live(client: RegistryClient) -> LiveState:
+    """The whole registry, in one request."""
+    return live_from_export(client.export())
+
+
+def make_plan(
+    config: CompiledConfig,
+    client: RegistryClient,
+    target: str,
+    owner: Ownership,
+    *,
+    max_bytes: int | None = None,
+    registry: str | None = None,
+) -> Plan:
+    """Read the registry once and diff it against the config: the changes, their request bodies and their cost."""
+    before = client.requests
+    live = read_live(client)
+    changes, warnings = diff(config.state, live, owner)
+    changes = [c.model_copy(update={"body": payload.body(c, config.state)}) for c in changes]
+    steps = apply.steps(changes, max_bytes or apply.MAX_IMPORT_BYTES)
+    rate = client.rate
+    cost = RequestCost(
+        plan=client.requests - before,
+        apply=len(steps) + (2 if changes else 0),  # then refresh-registry, and one export to verify
+        remaining=rate.remaining,
+        limit=rate.limit,
+        resetsAt=rate.reset,
+    )
+    plan = Plan(
+        target=target,
+        registry=registry,
+        liveRevision=live.revision,
+        changes=changes,
+        counts=count(changes),
+        warnings=warnings,
+        requests=cost,
+        vars=dict(config.project.vars),
+    )
+    return plan.sealed()
+
+
+# ── plan → apply → verify ────────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What carrying out a plan needs from whoever runs it. ``confirm`` raises to say no."""
+
+    show: Callable[[Plan], None] = lambda _: None
+    confirm: Callable[[str], None] = lambda _: None
+    progress: Callable[[str], None] = lambda _: None
+
+
+@dataclass
+class Applied:
+    outcome: apply.Outcome
+    left: list[Change] | None = None  # None when apply stopped before verifying
+    live: LiveState | None = None
+    connectivity_failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok and not self.left and not self.connectivity_failures
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """The plan was empty: no request was made, and there is nothing to report."""
+        return self.outcome.ok and not self.outcome.applied and self.left == []
+
+
+def apply_config(
+    config: CompiledConfig,
+    session: Session,
+    owner: Ownership,
+    *,
+    max_deletes: int | None,
+    test_connectivity: bool = False,
+    conversation: Conversation = Conversation(),
+) -> Applied:
+    """Plan the config against the registry, show the plan, and carry it out once confirmed."""
+    made = make_plan(config, session.client, session.target, owner, registry=session.url)
+    return _carry_out(made, config.state, session, owner, max_deletes, test_connectivity, conversation)
+
+
+def apply_saved(
+    saved: Plan,
+    session: Session,
+    *,
+    max_deletes: int | None,
+    test_connectivity: bool = False,
+    conversation: Conversation = Conversation(),
+) -> Applied:
+    """Carry out exactly a reviewed plan, after checking (one request) that nothing it touches has moved."""
+    if session.target != saved.target:
+        raise UsageError(f"the plan was made for the {saved.target}, not the {session.target}")
+    check_fresh(saved, read_live(session.client))
+    return _carry_out(saved, None, session, Ownership(), max_deletes, test_connectivity, conversation)
+
+
+def _carry_out(  # noqa: PLR0917 - the two public entry points above pass their arguments through
+    made: Plan,
+    state: DesiredState | None,
+    session: Session,
+    owner: Ownership,
+    max_deletes: int | None,
+    test_connectivity: bool,
+    conversation: Conversation,
+) -> Applied:
+    conversation.show(made)
+    if made.empty:
+        return Applied(apply.Outcome(), left=[])
+    renderer = renderer_for(made)
+    check_applicable(made, renderer, max_deletes)
+    conversation.confirm(session.target)
+    applied = run_apply(made, state, session.client, owner, progress=conversation.progress, renderer=renderer)
+    if test_connectivity and applied.outcome.ok and not applied.left:
+        applied.connectivity_failures = connectivity_failures(applied, session.client)
+    return applied
+
+
+def renderer_for(plan: Plan, environ: Mapping[str, str] | None = None) -> Renderer:
+    """Resolves a plan's secret markers from the environment apply runs in."""
+    return Renderer(plan.vars, os.environ if environ is None else environ)
+
+
+def check_applicable(plan: Plan, renderer: Renderer, max_deletes: int | None) -> None:
+    """Refuse, before any write, what is sure to fail or needs saying yes to twice."""
+    problems = apply.unset_secrets_for_creates(plan.changes, renderer)
+    if problems:
+        raise DpmError("cannot apply: " + "; ".join(problems), "export the missing DPM_* secrets and apply again")
+    deletes = plan.counts.delete
+    if max_deletes is not None and deletes > max_deletes:
+        raise DpmError(
+            f"the plan deletes {deletes} objects, more than maxDeletes ({max_deletes}) allows",
+            f"review the deletes, then pass --allow-deletes {deletes}",
+        )
+
+
+def run_apply(
+    plan: Plan,
+    state: DesiredState | None,
+    client: RegistryClient,
+    owner: Ownership,
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+    max_bytes: int | None = None,
+    renderer: Renderer | None = None,
+) -> Applied:
+    """Carry the plan out, then refresh the registry and re-read it to find the changes left (ideally none).
+
+    Without the desired ``state`` (a saved plan), verification checks the plan's own objects instead.
+    """
+    steps = apply.steps(plan.changes, max_bytes or apply.MAX_IMPORT_BYTES)
+    outcome = apply.carry_out(steps, client, renderer or renderer_for(plan), progress)
+    if not outcome.ok:
+        return Applied(outcome)
+    client.refresh_registry()
+    live = read_live(client)
+    left = diff(state, live, owner)[0] if state is not None else _missing(plan, live)
+    return Applied(outcome, left, live)
+
+
+def _missing(plan: Plan, live: LiveState) -> list[Change]:
+    """The plan's changes that the registry does not show as done."""
+    return [c for c in plan.changes if (live.find(c.kind, c.identifier, c.provider) is None) != (c.action == "delete")]
+
+
+def check_fresh(plan: Plan, live: LiveState) -> None:
+    """Refuse a saved plan when any object it touches moved since it was made; unrelated changes do not count."""
+    moved = []
+    for change in plan.changes:
+        current = payload.live_version(live.find(change.kind, change.identifier, change.provider))
+        if change.action == "create" and current is not None:
+            moved.append(f"{change.kind} {change.key} now exists (the plan would create it)")
+        elif change.action != "create" and current is None:
+            moved.append(f"{change.kind} {change.key} is gone (the plan would {change.action} it)")
+        elif change.action != "create" and current != change.liveVersion:
+            moved.append(f"{change.kind} {change.key} changed since the plan was made")
+    if moved:
+        raise StalePlan(
+            "the saved plan is stale; nothing was applied:\n    - " + "\n    - ".join(moved),
+            "make a new plan, review it, and apply that",
+        )
+
+
+def connectivity_failures(applied: Applied, client: RegistryClient) -> list[str]:
+    """Run the registry's connectivity test for every provider the apply created or changed; the failures."""
+    assert applied.live is not None
+    touched = {c.provider or c.identifier for c in applied.outcome.applied if c.kind != "template"}
+    failures = []
+    for identifier in sorted(touched):
+        provider = applied.live.providers.get(identifier)
+        if provider is None:
+            continue
+        result = client.test_provider(str(provider["id"]))
+        if not result.get("success"):
+            errors = "; ".join(str(e) for e in result.get("errors") or []) or "no reason given"
+            failures.append(f"{identifier}: {errors}")
+    return failures
+
+
+# ── desired + live → drift; live → files ─────────────────────────────────────────────────────────────────────────
+
+
+def detect_drift(config: CompiledConfig, session: Session) -> DriftReport:
+    """What changed in the registry outside git (one request)."""
+    return detect(config.state, read_live(session.client), tuple(config.project.settings.scope), session.target)
+
+
+def dump_registry(project: Project, session: Session) -> Dumped:
+    """The live registry as config files: one per provider in scope, one per custom template."""
+    return dump(read_live(session.client), Ownership(tuple(project.settings.scope)), session.target)

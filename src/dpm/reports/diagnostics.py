@@ -1,0 +1,93 @@
+"""Diagnostics reporters: text for people, JSON for tools (``schemas/diagnostics.schema.json``), and GitHub Actions
+annotations, which show on the pull request's lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from dpm.values import Diagnostic
+
+DIAGNOSTICS_FORMAT_VERSION = 1
+
+
+class DiagnosticsReport(BaseModel):
+    """The output of ``dpm validate --format json``."""
+
+    version: int = Field(description="Format version; changes only when a field changes meaning or goes away.")
+    valid: bool
+    summary: str
+    errors: int
+    warnings: int
+    diagnostics: list[Diagnostic]
+
+
+def _counts(diagnostics: Sequence[Diagnostic]) -> tuple[int, int]:
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    return errors, len(diagnostics) - errors
+
+
+class TextReporter:
+    """``file:line:col: severity: path: message``, with the suggestion indented below."""
+
+    def report(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
+        lines = []
+        for d in diagnostics:
+            where = f"{d.path}: " if d.path else ""
+            lines.append(f"{d.location}: {d.severity}: {where}{d.message}")
+            if d.suggestion:
+                lines.append(f"    hint: {d.suggestion}")
+        errors, warnings = _counts(diagnostics)
+        verdict = "invalid" if errors else "valid"
+        lines.append(f"{summary}: {verdict}, {errors} error(s), {warnings} warning(s)")
+        return "\n".join(lines)
+
+
+class JsonReporter:
+    """A versioned JSON document; its schema is ``schemas/diagnostics.schema.json``."""
+
+    def report(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
+        errors, warnings = _counts(diagnostics)
+        document = DiagnosticsReport(
+            version=DIAGNOSTICS_FORMAT_VERSION,
+            valid=errors == 0,
+            summary=summary,
+            errors=errors,
+            warnings=warnings,
+            diagnostics=list(diagnostics),
+        )
+        return json.dumps(document.model_dump(mode="json"), indent=2)
+
+
+class GithubReporter:
+    """GitHub Actions workflow commands, which show as annotations on the pull request's files."""
+
+    def report(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
+        lines = []
+        for d in diagnostics:
+            properties = [f"file={_escape_property(d.file)}", f"line={d.line}", f"col={d.column}"] if d.file else []
+            properties.append(f"title={_escape_property(f'dpm {d.code}')}")
+            text = f"{d.path}: {d.message}" if d.path else d.message
+            if d.suggestion:
+                text += f"\nhint: {d.suggestion}"
+            lines.append(f"::{d.severity} {','.join(properties)}::{_escape_data(text)}")
+        errors, warnings = _counts(diagnostics)
+        lines.append(f"{summary}: {'invalid' if errors else 'valid'}, {errors} error(s), {warnings} warning(s)")
+        return "\n".join(lines)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+REPORTERS: dict[str, type[TextReporter] | type[JsonReporter] | type[GithubReporter]] = {
+    "text": TextReporter,
+    "json": JsonReporter,
+    "github": GithubReporter,
+}

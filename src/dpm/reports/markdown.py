@@ -1,0 +1,123 @@
+"""Markdown for pull-request comments and issues: a summary table first, then one ``<details>`` per object.
+
+A comment always fits GitHub's limit: past ``MAX_CHARS`` the remaining objects are listed by name only, and the
+comment says where the full JSON plan is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from dpm.engine.drift import LABELS, DriftReport, Finding
+from dpm.engine.plan import LEVELS, Change, FieldChange, Plan
+from dpm.reports.style import inline
+
+MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters; keep room for a footer
+_ICONS = {"create": "🟢", "update": "🟡", "delete": "🔴", "changed": "🟡", "deleted": "🔴", "unmanaged": "🟣"}
+
+
+def _fence(lines: Sequence[str]) -> str:
+    body = "\n".join(lines)
+    # A fence longer than any run of backticks in the values, so that no value can close it.
+    fence = "`" * max(3, *(len(run) + 1 for run in re.findall("`+", body)), 3)
+    return f"{fence}diff\n{body}\n{fence}"
+
+
+def _details(summary: str, lines: Sequence[str]) -> str:
+    return f"<details><summary>{summary}</summary>\n\n{_fence(lines)}\n\n</details>\n"
+
+
+def _truncated(head: str, sections: Sequence[tuple[str, str]], full: str) -> str:
+    """``head`` and as many sections as fit; the rest named in one line each, pointing at ``full``."""
+    text = head
+    for index, (_, section) in enumerate(sections):
+        if len(text) + len(section) > MAX_CHARS:
+            rest = [n for n, _ in sections[index:]]
+            shown = ", ".join(rest[:50]) + (f" and {len(rest) - 50} more" if len(rest) > 50 else "")
+            return text + f"\n**{len(rest)} more object(s) not shown here:** {shown}.\n\n{full}\n"
+        text += section
+    return text
+
+
+def _where_full(saved_as: Path | None) -> str:
+    if saved_as is not None:
+        return f"The full plan is in `{saved_as}` (JSON)."
+    return "Save the full plan with `dpm plan -o plan.json` and read it there."
+
+
+class MarkdownPlanReporter:
+    def __init__(self, saved_as: Path | None = None) -> None:
+        self.saved_as = saved_as
+
+    def report(self, plan: Plan) -> str:
+        head = f"### dpm plan for the {plan.target}\n\n"
+        if plan.empty:
+            return head + "No changes. The registry matches the configuration.\n"
+        head += "| | create | update | delete |\n|---|---:|---:|---:|\n"
+        for level in LEVELS:
+            counts = [
+                sum(c.kind == level and c.action == a for c in plan.changes) for a in ("create", "update", "delete")
+            ]
+            head += f"| {level}s | {counts[0]} | {counts[1]} | {counts[2]} |\n"
+        c = plan.counts
+        head += f"\n**Plan: {c.create} to create, {c.update} to update, {c.delete} to delete.** "
+        head += f"Applying costs {plan.requests.apply} request(s).\n\n"
+        head += "".join(f"> ⚠️ {w}\n" for w in plan.warnings) + ("\n" if plan.warnings else "")
+        sections = [(f"{c.kind} {c.key}", _details(_change_summary(c), _change_lines(c))) for c in plan.changes]
+        return _truncated(head, sections, _where_full(self.saved_as))
+
+
+def _change_summary(change: Change) -> str:
+    badges = ""
+    if change.action == "delete":
+        badges += " ⚠️ <b>delete</b>"
+    if any(s.status in ("changed", "added", "removed") for s in change.secrets) and change.action == "update":
+        badges += " 🔑 <b>secret changed</b>"
+    return f"{_ICONS[change.action]} {change.action} {change.kind} <code>{change.key}</code>{badges}"
+
+
+def _change_lines(change: Change) -> list[str]:
+    secrets = {f"authConfig.fields.{s.field}": s.status for s in change.secrets}
+    return [_field_line(change.action, f, secrets.get(f.path)) for f in change.fields]
+
+
+def _field_line(action: str, field: FieldChange, secret: str | None) -> str:
+    if secret in ("changed", "added", "removed") and action == "update":
+        return f"! {field.path}: (sensitive value {secret})"
+    if action == "create" or field.before is None:
+        return f"+ {field.path}: {inline(field.after)}"
+    if action == "delete" or field.after is None:
+        return f"- {field.path}: {inline(field.before)}"
+    return f"- {field.path}: {inline(field.before)}\n+ {field.path}: {inline(field.after)}"
+
+
+class MarkdownDriftReporter:
+    def report(self, report: DriftReport) -> str:
+        head = f"### dpm drift for the {report.target}\n\n"
+        if not report.drifted:
+            return head + "No drift: the registry matches git.\n"
+        head += "| finding | count |\n|---|---:|\n"
+        head += "".join(f"| {LABELS[k]} | {report.count(k)} |\n" for k in LABELS)
+        head += "\n" + "".join(f"> ⚠️ {w}\n" for w in report.warnings)
+        sections = [(f"{f.object} {f.key}", _details(_finding_summary(f), _finding_lines(f))) for f in report.findings]
+        return _truncated(head, sections, "Run `dpm drift --format json` for the full report.")
+
+
+def _finding_summary(finding: Finding) -> str:
+    return f"{_ICONS[finding.kind]} {finding.object} <code>{finding.key}</code>: {LABELS[finding.kind]}"
+
+
+def _finding_lines(finding: Finding) -> list[str]:
+    if finding.kind == "deleted":
+        return [f"- {finding.object} {finding.key} is in git but not in the registry"]
+    if finding.kind == "unmanaged":
+        return [f"+ {f.path}: {inline(f.before)}" for f in finding.fields]
+    secrets = {f"authConfig.fields.{s.field}" for s in finding.secrets if s.status == "changed"}
+    return [
+        f"! {f.path}: (sensitive value changed)"
+        if f.path in secrets
+        else f"- {f.path}: {inline(f.before)}  (git)\n+ {f.path}: {inline(f.after)}  (registry)"
+        for f in finding.fields
+    ]
