@@ -1,0 +1,63 @@
+"""What an apply did, told truthfully: what was applied, what failed, what was never tried, and what is left."""
+
+from __future__ import annotations
+
+from dpm.engine.apply import Outcome
+from dpm.engine.plan import Change
+from dpm.pipeline import Applied
+from dpm.reports.outcome import outcome_summary
+
+ACME = Change(action="create", kind="provider", identifier="acme")
+SMALL = Change(action="create", kind="model", provider="acme", identifier="small")
+BETA = Change(action="update", kind="provider", identifier="beta")
+OLD = Change(action="delete", kind="provider", identifier="old")
+
+
+def test_a_half_applied_change_is_reported_as_exactly_that() -> None:
+    outcome = Outcome(
+        applied=[ACME, SMALL],
+        failed=[BETA],
+        remaining=[OLD],
+        error="import of 1 change(s) failed: POST /admin/providers/import: 422 VALIDATION_ERROR: Validation failed",
+    )
+    assert outcome_summary(Applied(outcome)).splitlines() == [
+        "Applied 2 change(s):",
+        "  + provider acme",
+        "  + model acme/small",
+        "Failed: import of 1 change(s) failed: POST /admin/providers/import: 422 VALIDATION_ERROR: Validation failed",
+        "  not applied: ~ provider beta",
+        "Not attempted (1):",
+        "  - provider old",
+        "Run dpm apply again to converge: changes already applied plan to nothing.",
+    ]
+
+
+def test_a_failure_on_the_first_step_with_nothing_after_it_lists_only_the_failure() -> None:
+    outcome = Outcome(failed=[OLD], error="delete provider old failed: 412 PRECONDITION_FAILED")
+    assert outcome_summary(Applied(outcome)).splitlines() == [
+        "Failed: delete provider old failed: 412 PRECONDITION_FAILED",
+        "  not applied: - provider old",
+        "Run dpm apply again to converge: changes already applied plan to nothing.",
+    ]
+
+
+def test_a_verified_apply_says_the_registry_matches() -> None:
+    summary = outcome_summary(Applied(Outcome(applied=[BETA]), left=[]))
+    assert summary.splitlines() == [
+        "Applied 1 change(s):",
+        "  ~ provider beta",
+        "Verified: the registry matches the configuration.",
+    ]
+
+
+def test_changes_still_to_make_after_apply_are_named() -> None:
+    summary = outcome_summary(Applied(Outcome(applied=[ACME, BETA]), left=[BETA]))
+    assert summary.splitlines()[-2:] == ["Verification found 1 change(s) still to make:", "  ~ provider beta"]
+
+
+def test_failed_connectivity_tests_follow_the_verification() -> None:
+    applied = Applied(Outcome(applied=[ACME]), left=[], connectivity_failures=["acme: 401 from the provider"])
+    assert outcome_summary(applied).splitlines()[-2:] == [
+        "Verified: the registry matches the configuration.",
+        "connectivity test failed: acme: 401 from the provider",
+    ]
