@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dpm.config.render import Renderer
-from dpm.engine.apply import Step, carry_out, steps, unset_secrets_for_creates
+from dpm.engine.apply import carry_out, steps, unset_secrets_for_creates
 from dpm.engine.payload import SecretMoved
 from dpm.engine.plan import Change
 from dpm.registry.client import Credentials, RegistryClient
@@ -206,10 +206,7 @@ def test_a_delete_of_something_already_gone_counts_as_done(client: RegistryClien
 
 def test_a_secret_that_moved_is_refused_before_any_request_is_sent(client: RegistryClient) -> None:
     marker = {"$secret": KEY, "fingerprint": fingerprint(CANARY + "-when-planned")}
-    planned = [
-        Step([create_provider("beta")], {"providers": [provider("beta")], "models": [], "templates": []}),
-        *steps([create_provider("acme", api_key=marker)]),
-    ]
+    planned = [*steps([create_provider("beta")]), *steps([create_provider("acme", api_key=marker)])]
     with pytest.raises(SecretMoved) as refused:
         carry_out(planned, client, Renderer({}, ENVIRON))
     assert CANARY not in str(refused.value)
