@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from dpm_server.app import create_app, embedded_admin_token
 from dpm_server.settings import Settings
@@ -29,12 +30,21 @@ class EmbeddedStartError(RuntimeError):
     """The server did not start (an unwritable data directory, a broken database file)."""
 
 
+def _reason(exc: OSError | SQLAlchemyError) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(getattr(exc, "orig", None) or type(exc).__name__)
+
+
 @contextlib.contextmanager
 def embedded_registry(data_dir: Path) -> Iterator[EmbeddedRegistry]:
     """Serve the registry over ``data_dir`` for the duration of the block."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(Settings(data_dir=data_dir))
-    token = embedded_admin_token(app)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        app = create_app(Settings(data_dir=data_dir))
+        token = embedded_admin_token(app)
+    except (OSError, SQLAlchemyError) as exc:
+        raise EmbeddedStartError(f"the embedded registry cannot use {data_dir}: {_reason(exc)}") from exc
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))

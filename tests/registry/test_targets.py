@@ -90,12 +90,6 @@ def test_connect_to_a_url_takes_its_credentials_from_the_environment(tmp_path: P
             assert refused.value.status == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connect raises the raw OSError / sqlalchemy error (reported as an internal error) instead of a "
-    "UsageError with the 'check the data dir is writable' hint: embedded_registry only wraps a server thread "
-    "that dies, not the mkdir and database setup that run before it",
-)
 @pytest.mark.parametrize("blocker", ["data dir is a file", "parent is a file", "database is a directory"])
 def test_a_data_dir_that_cannot_be_written_fails_with_a_clear_error(blocker: str, tmp_path: Path) -> None:
     data_dir = tmp_path / ".dpm"
