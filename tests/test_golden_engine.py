@@ -237,6 +237,14 @@ def _normalized(suffix: str, out: str, volatile: Volatile) -> str:
     return json.dumps(volatile.json(json.loads(out)), indent=2, ensure_ascii=False) + "\n"
 
 
+@pytest.mark.parametrize("folder", CASES, ids=[c.name for c in CASES])
+def test_every_expected_file_belongs_to_a_command(folder: Path) -> None:
+    """A renamed or removed command leaves no stale expected file behind."""
+    names = set(Case.read(folder).spec["commands"])
+    written = {p.name.removesuffix(".err") for p in (folder / "expected").iterdir()}
+    assert written == names
+
+
 def test_no_expected_file_holds_a_secret_or_an_unmasked_address() -> None:
     files = [p for p in CASES_DIR.rglob("*") if p.is_file() and "expected" in p.parts]
     assert files
