@@ -1,8 +1,8 @@
-"""Golden cases for plan and drift: a config and a registry state in, every report format out, byte for byte.
+"""Golden cases for plan and drift: a config and a registry state in, the exact output of every report format out.
 
 Each folder under ``tests/golden_engine/`` is one case, so a regression case is a new folder::
 
-    case.yaml        what the case shows, the registry state, the secrets, and the commands with their exit codes
+    case.yaml        ``about`` (what the case shows), the registry state, the secrets, the commands and exit codes
     registry/        a config repo (providers.d/, optional dpm.yaml) applied first: the registry state
     providers.d/     the config in git that the commands run on (and an optional dpm.yaml)
     expected/NAME    what ``dpm ARGS`` printed on stdout, for each ``NAME: {args: ARGS, exit: CODE}`` of case.yaml;
@@ -17,7 +17,8 @@ object. Secrets are canaries, set for the apply (``registry.secrets``) and for t
 so a rotated or unknown secret is a difference of two lines; no canary may appear in any output.
 
 Every case runs against a fresh ``dpm serve`` on loopback, and all its commands run, in order, against that one
-registry, through the ``dpm`` console script in a subprocess with a clean environment. Nothing of ``dpm`` is imported.
+registry, through the ``dpm`` console script in a subprocess with a clean environment. This module imports nothing
+of ``dpm``, so moving its modules around leaves these cases alone.
 
 Outputs carry parts that change from run to run; these substitutions, and no others, are made before comparing:
 
@@ -225,10 +226,10 @@ def _compare(expected_file: Path, result: Result, volatile: Volatile) -> None:
         else:
             errors_file.unlink(missing_ok=True)
     if expected_file.suffix == ".json":
-        assert json.loads(out) == json.loads(expected_file.read_text())
+        assert json.loads(out) == json.loads(expected_file.read_text()), expected_file
     else:
-        assert out == expected_file.read_text()
-    assert err == (errors_file.read_text() if errors_file.exists() else "")
+        assert out == expected_file.read_text(), expected_file
+    assert err == (errors_file.read_text() if errors_file.exists() else ""), errors_file
 
 
 def _normalized(suffix: str, out: str, volatile: Volatile) -> str:
