@@ -168,9 +168,9 @@ def test_golden_engine(folder: Path, registry: Server, tmp_path: Path) -> None:
     env = clean_environment(DPM_REGISTRY_URL=registry.url, **ADMIN, **case.secrets(case.spec))
     for name, command in case.spec["commands"].items():
         result = run_dpm(*command["args"], cwd=repo, env=env)
-        _compare(folder / "expected" / name, result, volatile)
         assert result.exit_code == command.get("exit", 0), f"{name}: {result.out}\n{result.err}"
         assert CANARY not in result.out + result.err
+        _compare(folder / "expected" / name, result, volatile)
         assert ADMIN["DPM_PASSWORD"] not in result.out + result.err
 
 
@@ -181,6 +181,7 @@ def _prepare(case: Case, server: Server, tmp_path: Path) -> None:
         env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **case.secrets(case.registry))
         applied = run_dpm("apply", "--auto-approve", cwd=repo, env=env)
         assert applied.exit_code == 0, applied.out + applied.err
+        assert CANARY not in applied.out + applied.err
     edits = case.registry.get("edits") or []
     if edits:
         with httpx.Client(base_url=server.url, headers=server.admin_headers()) as api:
