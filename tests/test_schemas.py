@@ -25,7 +25,8 @@ def test_committed_schemas_are_current(name: str) -> None:
 
 
 def test_schemas_are_valid_draft_2020_12() -> None:
-    for schema in schemas().values():
+    for name, schema in schemas().items():
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", name
         jsonschema.Draft202012Validator.check_schema(schema)
 
 

@@ -181,8 +181,11 @@ def _credentials() -> dict[str, str]:
 def test_json_plan_follows_its_published_schema(server: Server, config_repo: Path) -> None:
     env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
     result = run_dpm("plan", "--format", "json", cwd=config_repo, env=env)
+    assert result.exit_code == 0, result.err
     schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
-    jsonschema.validate(json.loads(result.out), schema)
+    plan = json.loads(result.out)
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(plan)) == []
+    assert plan["counts"]["create"] == len(plan["changes"]) == 19
 
 
 PROVIDER_AT_FAKE = """\
