@@ -78,17 +78,18 @@ def _changes(body: Any, mode: str) -> dict[str, Any]:
 def _plan_providers(session: Session, box: SecretBox, request: ImportRequest, plan: Plan) -> dict[str, dict[str, Any]]:
     """Plans each provider; returns the resulting provider values by identifier, for checking models."""
     mode, resulting = request.options.conflictResolution, {}
-    parsed = []
+    parsed: list[ProviderCreate | None] = []
     for i, raw in enumerate(request.data.providers):
         if plan.full(len(request.data.providers) - i):
             break
-        parsed.append(parse(ProviderCreate, _strip(raw), ("data", "providers", i)))
-    idents = [p.identifier for p, _ in parsed if p]
+        body, errors = parse(ProviderCreate, _strip(raw), ("data", "providers", i))
+        parsed.append(body)
+        plan.errors += errors
+    idents = [p.identifier for p in parsed if p]
     existing = {r.identifier: r for r in session.scalars(select(Provider).where(Provider.identifier.in_(idents)))}
     seen: set[str] = set()
-    for index, (body, errors) in enumerate(parsed):
+    for index, body in enumerate(parsed):
         prefix = ("data", "providers", index)
-        plan.errors += errors
         if body is None:
             continue
         if body.identifier in seen:
