@@ -37,6 +37,7 @@ from dpm.resources.models import (
 from dpm.resources.rules import provider_violations
 from dpm_server.validation import with_violations
 
+OVERSIZED = frozenset({"too_long", "too_many_errors"})
 OptionalName = Field(default=None, min_length=1, max_length=255, description="Display name.")
 
 
@@ -60,7 +61,9 @@ class ProviderCreate(ProviderFields):
         try:
             return handler(data)
         except ValidationError as exc:
-            if not isinstance(data, dict):
+            # Rules on oversized containers would cost as much as the body is large: those answers list only the
+            # schema's errors.
+            if not isinstance(data, dict) or any(e["type"] in OVERSIZED for e in exc.errors(include_url=False)):
                 raise
             raise with_violations(exc, provider_violations(data)) from None
 

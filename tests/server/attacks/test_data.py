@@ -441,11 +441,14 @@ def test_oversized_containers_are_one_error_each(admin: TestClient) -> None:
     fields = {f"f{i}": str(i) for i in range(5_000)} | {"apiKey": "sk-1"}
     roles = list(range(5_000))
     body = _with_fields("api_key", fields)
+    # Placeholders that name no field: checking each against 5,000 field names is what the rules must not do here.
+    body["authConfig"]["headers"] = {f"X-H{i}": f"{{{{missing{i}}}}}" for i in range(5_000)}
     body["capabilities"] = guide.PROVIDER["capabilities"] | {"supportedRoles": roles}
 
     errors = _errors(admin.post(PROVIDERS, json=body))
 
-    assert [e["field"] for e in errors] == ["authConfig.fields", "capabilities.supportedRoles"]
+    assert [e["field"] for e in errors] == ["authConfig.fields", "authConfig.headers", "capabilities.supportedRoles"]
+    assert errors[0]["message"] == "may hold at most 100 entries, not 5001"
 
 
 def test_an_import_stops_checking_once_the_answer_is_full(admin: TestClient) -> None:
