@@ -89,7 +89,9 @@ def problems(values: Mapping[str, Any]) -> list[FieldError]:
 
 def assign(row: Provider, staged: StagedProvider) -> None:
     for api, column in _COLUMNS.items():
-        if api in staged.values:
+        # Unchanged columns are not written back: a stored value that cannot be written any more (a non-finite
+        # number on PostgreSQL) must not stop an update of the other fields.
+        if api in staged.values and getattr(row, column, None) != staged.values[api]:
             setattr(row, column, staged.values[api])
     row.auth_config = staged.auth.config
     row.secret_ciphertexts = staged.auth.ciphertexts

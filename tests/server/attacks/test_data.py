@@ -214,6 +214,9 @@ def test_a_stored_non_finite_number_is_reported_and_left_out_instead_of_failing_
             for name in ("inputTokenPrice", "outputTokenPrice")
         ],
     ]
+    renamed = admin.put(f"{PROVIDERS}/{provider['id']}", json={"name": "Renamed"})
+    assert renamed.status_code == 200, renamed.text  # an update of other fields leaves the bad value alone
+    assert renamed.headers["X-DPM-Data-Problems"] == "1"
     # The operator repairs the row with an ordinary update, and the problems are gone.
     repaired = admin.put(f"/api/admin/models/{model['id']}", json={"pricingInfo": guide.MODEL["pricingInfo"]})
     admin.put(f"{PROVIDERS}/{provider['id']}", json={"capabilities": guide.PROVIDER["capabilities"]})
