@@ -18,15 +18,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+MAX_VALIDATION_ERRORS = 100
+"""An answer lists at most this many ``validationErrors``; ``details.omittedErrors`` counts the rest."""
+
 
 @dataclass(frozen=True)
 class FieldError:
-    """One entry of ``validationErrors``: a dotted path, a message and the offending (already masked) value."""
+    """One entry of ``validationErrors``: a dotted path, a message and the offending (already masked) value.
+
+    ``omitted`` > 0 marks a count of errors that were never listed (an object with too many unknown keys): it is
+    added to ``details.omittedErrors`` instead of being listed itself."""
 
     field: str
     message: str
     value: Any = None
     suggestion: str | None = None
+    omitted: int = 0
 
     def to_json(self) -> dict[str, Any]:
         body = {"field": self.field, "message": self.message, "value": self.value}
@@ -127,8 +134,16 @@ class UnsupportedMediaType(ApiError):
 class ValidationFailed(ApiError):
     status, code = 422, "VALIDATION_ERROR"
 
-    def __init__(self, errors: Sequence[FieldError]) -> None:
-        super().__init__("Validation failed", validation_errors=errors)
+    def __init__(self, errors: Sequence[FieldError], *, unchecked: int = 0) -> None:
+        """``unchecked``: entries (of an import) left unchecked once the errors already filled the answer."""
+        listed = [e for e in errors if not e.omitted]
+        omitted = sum(e.omitted for e in errors) + max(0, len(listed) - MAX_VALIDATION_ERRORS)
+        details: dict[str, Any] = {}
+        if omitted or unchecked:
+            details = {"omittedErrors": omitted, "maxErrors": MAX_VALIDATION_ERRORS}
+        if unchecked:
+            details["uncheckedEntries"] = unchecked
+        super().__init__("Validation failed", validation_errors=listed[:MAX_VALIDATION_ERRORS], details=details)
 
 
 class RateLimited(ApiError):

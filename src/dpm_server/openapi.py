@@ -4,6 +4,10 @@ Every operation declares the error responses it can give, all in the guide's env
 declares the rate-limit headers and ``X-Request-ID``, so that generated clients and fuzzers see what the server
 really sends. Responses that create or return a resource link to the operations on it (OpenAPI ``links``): its
 ``id`` feeds their path parameter and its ``etag`` their ``If-Match``.
+
+An optional property is declared non-nullable: the server leaves a field out when it has no value and never sends
+``null`` (CONTRACT.md). The one place where ``null`` means something is an update body, where it clears
+``description`` or ``pricingInfo``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from dpm_server.schemas.requests import NULLABLE_UPDATE_FIELDS
 from dpm_server.schemas.responses import ErrorResponse
 
 _ERRORS = {
@@ -121,6 +126,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas["ErrorResponse"] = error_schema
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    _optional_not_null(schemas)
     components["headers"] = _HEADERS
     header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in _HEADERS}
     for path, item in schema.get("paths", {}).items():
@@ -137,6 +143,24 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     _add_links(schema["paths"])
     app.openapi_schema = schema
     return schema
+
+
+def _optional_not_null(schemas: dict[str, Any]) -> None:
+    null = {"type": "null"}
+    for name, schema in schemas.items():
+        required = set(schema.get("required", ()))
+        for prop, sub in schema.get("properties", {}).items():
+            if prop in required or (name.endswith("Update") and prop in NULLABLE_UPDATE_FIELDS):
+                continue
+            variants = sub.get("anyOf")
+            if variants and null in variants:
+                rest = [v for v in sub.pop("anyOf") if v != null]
+                if len(rest) == 1:
+                    sub.update(rest[0])
+                else:
+                    sub["anyOf"] = rest
+            if "default" in sub and sub["default"] is None:
+                del sub["default"]
 
 
 def _add_links(paths: dict[str, Any]) -> None:

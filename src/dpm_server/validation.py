@@ -11,12 +11,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from dpm.resources.models import MODEL_IDENTIFIER_PATTERN, PROVIDER_IDENTIFIER_PATTERN
 from dpm.resources.rules import Violation
 from dpm.resources.secrets import REDACTED, is_sensitive_field
-from dpm_server.errors import ApiError, FieldError, InvalidInput, ValidationFailed
+from dpm_server.errors import MAX_VALIDATION_ERRORS, ApiError, FieldError, InvalidInput, ValidationFailed
 
 Path = Sequence[str | int]
 M = TypeVar("M", bound=BaseModel)
@@ -61,13 +61,27 @@ def from_violations(violations: Iterable[Violation], prefix: Path = ()) -> list[
 
 
 def from_pydantic(errors: Iterable[ErrorDetails], prefix: Path = ()) -> list[FieldError]:
-    return [_field_error(error, prefix) for error in errors]
+    """Field errors; past ``MAX_VALIDATION_ERRORS`` only counted (one ``omitted`` entry), never converted."""
+    found: list[FieldError] = []
+    listed = extra = 0
+    for error in errors:
+        if error["type"] == "too_many_errors" or listed < MAX_VALIDATION_ERRORS:
+            found.append(_field_error(error, prefix))
+            listed += not found[-1].omitted
+        else:
+            extra += 1
+    return found + ([FieldError(dotted(prefix), "more errors", omitted=extra)] if extra else [])
 
 
 def _field_error(error: ErrorDetails, prefix: Path) -> FieldError:
     path = [*prefix, *error["loc"]]
     kind, name = error["type"], path[-1] if path else ""
     suggestion = None
+    if kind == "too_many_errors":
+        return FieldError(dotted(path), error["msg"], omitted=int((error.get("ctx") or {}).get("omitted", 0)))
+    if kind == "rule_violation":
+        hint = (error.get("ctx") or {}).get("suggestion")
+        return FieldError(dotted(path), error["msg"], safe_value(path, error.get("input")), hint)
     if kind == "extra_forbidden" and name in READ_ONLY_FIELDS:
         message = f"'{name}' is set by the server and cannot be written"
     elif kind == "extra_forbidden" and name == "identifier":
@@ -92,6 +106,28 @@ def parse(model: type[M], data: Any, prefix: Path = ()) -> tuple[M | None, list[
         return model.model_validate(data), []
     except ValidationError as exc:
         return None, from_pydantic(exc.errors(), prefix)
+
+
+def with_violations(exc: ValidationError, violations: Iterable[Violation]) -> ValidationError:
+    """``exc`` plus the business rules' violations, so that a body that fails its schema still hears about every
+    rule it breaks in the same answer. A rule at a path the schema already reported adds nothing."""
+    errors = exc.errors(include_url=False)
+    reported = {tuple(error["loc"]) for error in errors}
+    details: list[InitErrorDetails] = [
+        InitErrorDetails(
+            type=PydanticCustomError(error["type"], error["msg"], error.get("ctx")),
+            loc=tuple(error["loc"]),
+            input=error.get("input"),
+        )
+        for error in errors
+    ]
+    for v in violations:
+        if tuple(v.path) not in reported:
+            rule = PydanticCustomError(
+                "rule_violation", v.message, {"suggestion": v.suggestion} if v.suggestion else None
+            )
+            details.append(InitErrorDetails(type=rule, loc=tuple(v.path), input=v.value))
+    return ValidationError.from_exception_data(exc.title, details)
 
 
 def request_error(errors: Sequence[ErrorDetails]) -> ApiError:

@@ -79,7 +79,7 @@ def test_every_admin_mutation_is_recorded(admin: TestClient) -> None:
 
     entries = list(reversed(_entries(admin)))  # oldest first, to read along the steps
 
-    seen = [(e["requestId"], e["action"], e["resourceType"], e["resourceIdentifier"]) for e in entries]
+    seen = [(e["requestId"], e["action"], e["resourceType"], e.get("resourceIdentifier")) for e in entries]
     assert seen == [
         (ids["provider-create"], "create", "provider", "custom-openai"),
         (ids["provider-update"], "update", "provider", "custom-openai"),

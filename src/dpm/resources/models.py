@@ -5,14 +5,20 @@ the registry server validates request bodies with the same models. Field names a
 so an example pasted from the guide validates unchanged.
 
 Models are strict (no type coercion: ``"8192"`` is not an int) and forbid unknown keys, so a typo is an error
-rather than a silently ignored field.
+rather than a silently ignored field. Every number is finite (``.inf``, ``NaN`` and ``1e400`` are refused) and every
+integer fits a signed 32-bit column; no text holds a NUL character (PostgreSQL cannot store one).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+
+from dpm.resources.templates import TOP_LEVEL_CUSTOMIZATIONS
 
 PROVIDER_IDENTIFIER_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MODEL_IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:/-]+$"
@@ -23,10 +29,113 @@ ProviderStatus = Literal["active", "inactive", "testing"]
 ModelStatus = Literal["active", "inactive", "deprecated"]
 
 AUTH_METHODS: tuple[str, ...] = ("api_key", "oauth2", "aws_iam", "custom")
+MAX_INT = 2**31 - 1  # every integer fits a signed 32-bit column on every database
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "Text may not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def plain_json_problem(value: Any) -> str | None:
+    """Why ``value`` (free-form JSON) cannot be stored, or None: a non-finite number or a NUL character, with
+    where it is. Iterative, so that deep nesting costs no recursion; the walk is as long as the value itself."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        problem = None
+        if isinstance(item, float) and not math.isfinite(item):
+            problem = "Input should be a finite number"
+        elif isinstance(item, str) and "\x00" in item:
+            problem = "Text may not contain a NUL character"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack += [((*path, key), key), ((*path, key), child)]
+        elif isinstance(item, list):
+            stack += [((*path, index), child) for index, child in enumerate(item)]
+        if problem is not None:
+            return f"{problem} (at {'.'.join(map(str, path))})" if path else problem
+    return None
+
+
+def _plain_json(value: Any) -> Any:
+    problem = plain_json_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("unstorable_value", problem)
+    return value
+
+
+JsonData = Annotated[Any, AfterValidator(_plain_json)]
+"""Free-form JSON that the registry stores or reads: the same finite-number and no-NUL rules as typed fields."""
+
+
+def _customization_fields(value: dict[str, Any]) -> dict[str, Any]:
+    # Keys other than the top-level ones fill authConfig.fields, whose values are strings.
+    errors = [
+        InitErrorDetails(
+            type=PydanticCustomError(
+                "string_type", "'{key}' fills authConfig.fields, whose values are strings", {"key": key}
+            ),
+            loc=(key,),
+            input=item,
+        )
+        for key, item in value.items()
+        if key not in TOP_LEVEL_CUSTOMIZATIONS and item is not None and not isinstance(item, str)
+    ]
+    if errors:
+        raise ValidationError.from_exception_data("customizations", errors)
+    return value
+
+
+UNKNOWN_KEYS_LISTED = 100
+"""An object with more unknown keys than this reports this many, plus one ``too_many_errors`` entry that counts
+the rest: a hostile body with 200,000 unknown keys costs a scan of its keys, not 200,000 errors."""
+MAX_ENTRIES = 100  # keys of fields, headers and customizations; items of supportedRoles and supportedAuthMethods
+MAX_DEFAULT_MODELS = 1000
+
+
+def _at_most(limit: int) -> BeforeValidator:
+    # Checked before the items are, so that an oversized container is one error, not one per item.
+    def check(value: Any) -> Any:
+        if isinstance(value, dict | list) and len(value) > limit:
+            raise PydanticCustomError(
+                "too_long", "may hold at most {limit} entries, not {count}", {"limit": limit, "count": len(value)}
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+def too_many_unknown_keys(title: str, data: dict[str, Any], known: Any) -> ValidationError:
+    """The first ``UNKNOWN_KEYS_LISTED`` unknown keys of ``data`` as errors, and one more counting the others."""
+    unknown = [key for key in data if key not in known]
+    errors = [
+        InitErrorDetails(type="extra_forbidden", loc=(key,), input=data[key]) for key in unknown[:UNKNOWN_KEYS_LISTED]
+    ]
+    rest = len(unknown) - UNKNOWN_KEYS_LISTED
+    marker = PydanticCustomError("too_many_errors", "{omitted} more unknown keys are not listed", {"omitted": rest})
+    errors.append(InitErrorDetails(type=marker, loc=(), input=None))
+    return ValidationError.from_exception_data(title, errors)
+
+
+Customizations = Annotated[dict[Text, JsonData], _at_most(MAX_ENTRIES), AfterValidator(_customization_fields)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _few_unknown_keys(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(data, dict) and len(data) > len(cls.model_fields) + UNKNOWN_KEYS_LISTED:
+            known = cls.model_fields
+            if sum(1 for key in data if key not in known) > UNKNOWN_KEYS_LISTED:
+                raise too_many_unknown_keys(cls.__name__, data, known)
+        return handler(data)
 
 
 ProviderIdentifier = Field(
@@ -40,38 +149,39 @@ Description = Field(default=None, max_length=1000)
 
 
 class RateLimitConfig(Strict):
-    requestsPerMinute: int | None = Field(default=None, ge=1)
-    tokensPerMinute: int | None = Field(default=None, ge=1)
-    concurrentRequests: int | None = Field(default=None, ge=1)
+    requestsPerMinute: int | None = Field(default=None, ge=1, le=MAX_INT)
+    tokensPerMinute: int | None = Field(default=None, ge=1, le=MAX_INT)
+    concurrentRequests: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class AuthConfig(Strict):
     type: AuthMethod = Field(description="Must equal the provider's authMethod.")
-    fields: dict[str, Any] = Field(
+    fields: Annotated[dict[Text, Text | None], _at_most(MAX_ENTRIES)] = Field(
         default_factory=dict,
-        description="Credential fields. Sensitive ones (apiKey, clientSecret, …) are encrypted and never returned.",
+        description="Credential fields, as strings. Sensitive ones (apiKey, clientSecret, …) are encrypted and never "
+        "returned; null removes a stored one in an update.",
     )
-    headers: dict[str, str] = Field(
+    headers: Annotated[dict[Text, Text], _at_most(MAX_ENTRIES)] = Field(
         default_factory=dict,
         description="HTTP headers sent to the provider; {{field}} placeholders are filled from fields.",
     )
-    testEndpoint: str | None = Field(default=None, json_schema_extra={"format": "uri"})
+    testEndpoint: Text | None = Field(default=None, json_schema_extra={"format": "uri"})
 
 
 class ProviderCapabilities(Strict):
     supportsSystemMessages: bool
-    maxContextLength: int = Field(ge=1)
-    supportedRoles: list[str]
+    maxContextLength: int = Field(ge=1, le=MAX_INT)
+    supportedRoles: list[Text] = Field(max_length=MAX_ENTRIES)
     supportsStreaming: bool
     supportsTools: bool
-    supportedAuthMethods: list[AuthMethod] | None = None
+    supportedAuthMethods: list[AuthMethod] | None = Field(default=None, max_length=MAX_ENTRIES)
     rateLimits: RateLimitConfig | None = None
 
 
 class ModelCapabilities(Strict):
     supportsSystemMessages: bool
-    maxContextLength: int = Field(ge=1)
-    supportedRoles: list[str]
+    maxContextLength: int = Field(ge=1, le=MAX_INT)
+    supportedRoles: list[Text] = Field(max_length=MAX_ENTRIES)
     supportsStreaming: bool
     supportsTools: bool
     supportsFunctionCalling: bool
@@ -89,9 +199,9 @@ class ProviderFields(Strict):
     """CreateProviderRequest: what a client sends to create a provider."""
 
     identifier: str = ProviderIdentifier
-    name: str = DisplayName
-    description: str | None = Description
-    apiEndpoint: str = Field(json_schema_extra={"format": "uri"})
+    name: Text = DisplayName
+    description: Text | None = Description
+    apiEndpoint: Text = Field(json_schema_extra={"format": "uri"})
     authMethod: AuthMethod
     authConfig: AuthConfig
     capabilities: ProviderCapabilities
@@ -101,9 +211,9 @@ class ModelFields(Strict):
     """CreateModelRequest: what a client sends to add a model to a provider."""
 
     identifier: str = Field(min_length=1, max_length=100, pattern=MODEL_IDENTIFIER_PATTERN)
-    name: str = DisplayName
-    description: str | None = Description
-    contextLength: int = Field(ge=1)
+    name: Text = DisplayName
+    description: Text | None = Description
+    contextLength: int = Field(ge=1, le=MAX_INT)
     capabilities: ModelCapabilities
     pricingInfo: PricingInfo | None = None
     isDefault: bool = False
@@ -132,9 +242,9 @@ class TemplatedProviderDocument(Strict):
 
     kind: Literal["Provider"]
     identifier: str = ProviderIdentifier
-    name: str = DisplayName
-    fromTemplate: str = Field(min_length=1, description="Name of a template in the config, or a system template id.")
-    customizations: dict[str, Any] = Field(
+    name: Text = DisplayName
+    fromTemplate: Text = Field(min_length=1, description="Name of a template in the config, or a system template id.")
+    customizations: Customizations = Field(
         default_factory=dict,
         description="description, apiEndpoint, capabilities and status override the template; "
         "every other key fills authConfig.fields.",
@@ -144,8 +254,8 @@ class TemplatedProviderDocument(Strict):
 class TemplateProviderConfig(Strict):
     """The provider a template builds, less the identifier and name that apply supplies."""
 
-    description: str | None = Description
-    apiEndpoint: str | None = Field(default=None, json_schema_extra={"format": "uri"})
+    description: Text | None = Description
+    apiEndpoint: Text | None = Field(default=None, json_schema_extra={"format": "uri"})
     authMethod: AuthMethod | None = None
     authConfig: AuthConfig | None = None
     capabilities: ProviderCapabilities | None = None
@@ -156,10 +266,10 @@ class ProviderTemplateDocument(Strict):
     """``kind: ProviderTemplate``: a reusable provider configuration, keyed by name."""
 
     kind: Literal["ProviderTemplate"]
-    name: str = DisplayName
-    description: str | None = Description
+    name: Text = DisplayName
+    description: Text | None = Description
     providerConfig: TemplateProviderConfig
-    defaultModels: list[ModelSpec] = Field(default_factory=list)
+    defaultModels: list[ModelSpec] = Field(default_factory=list, max_length=MAX_DEFAULT_MODELS)
 
 
 # ---------------------------------------------------------------------------------------------------------------

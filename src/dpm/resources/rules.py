@@ -38,8 +38,9 @@ class Violation:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean 'x'?" hint for a misspelt name, or None when nothing is close."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    """A "did you mean 'x'?" hint for a misspelt name, or None when nothing is close. Never ``word`` itself: a
+    hint about a field never names that same field."""
+    matches = difflib.get_close_matches(word, [c for c in candidates if c != word], n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
 
 
@@ -54,6 +55,7 @@ def provider_violations(provider: Mapping[str, Any]) -> list[Violation]:
     auth = _mapping(provider.get("authConfig"))
     found += _url_violations(("authConfig", "testEndpoint"), auth.get("testEndpoint"))
     method = provider.get("authMethod")
+    method = method if isinstance(method, str) else None  # rules also see data that failed its schema
     if "authConfig" in provider and method in REQUIRED_AUTH_FIELDS and auth.get("type") != method:
         found.append(
             Violation(
@@ -91,10 +93,18 @@ def _credential_header_violations(headers: Mapping[str, Any]) -> list[Violation]
 def _url_violations(path: Path, url: object) -> list[Violation]:
     if url is None or not isinstance(url, str):
         return []
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.hostname:
-        return []
+    try:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return []
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        pass
     return [Violation(path, f"'{url}' is not an http(s) URL", url, "use a full URL such as https://api.example.com/v1")]
+
+
+def is_blank(value: object) -> bool:
+    """A credential value that counts as missing: absent, not a string, empty or only whitespace."""
+    return not isinstance(value, str) or not value.strip()
 
 
 def _auth_field_violations(method: str, fields: Mapping[str, Any]) -> list[Violation]:
@@ -104,14 +114,22 @@ def _auth_field_violations(method: str, fields: Mapping[str, Any]) -> list[Viola
             ("authConfig", "fields", name),
             f"{_AUTH_FIELD_LABELS.get(name, name)} is required for {method} authentication",
             None,
-            did_you_mean(name, fields) and f"{did_you_mean(name, fields)} (field names are case-sensitive)",
+            _missing_field_hint(name, fields, required),
         )
         for name in required
-        if fields.get(name) in (None, "")
+        if is_blank(fields.get(name))
     ]
     if method == "custom" and not fields:
         found.append(Violation(("authConfig", "fields"), "custom authentication needs at least one field", {}, None))
     return found
+
+
+def _missing_field_hint(name: str, fields: Mapping[str, Any], required: Sequence[str]) -> str | None:
+    if name in fields:
+        return f"give {name} a non-empty string value"
+    # A misspelling of this field, but never another field that is itself required.
+    hint = did_you_mean(name, [field for field in fields if field not in required])
+    return hint and f"{hint} (field names are case-sensitive)"
 
 
 def _placeholder_violations(fields: Mapping[str, Any], headers: Mapping[str, str]) -> list[Violation]:

@@ -9,12 +9,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dpm_server.http.deps import Context, get_admin
-from dpm_server.routers import ok
+from dpm_server.routers import no_nul_in_parameters, ok
 from dpm_server.schemas.responses import Pagination, Timestamp
 from dpm_server.services import audit
 from dpm_server.services.audit import Action, ResourceType
 
-router = APIRouter(prefix="/api/admin", tags=["Audit"], dependencies=[Depends(get_admin)])
+router = APIRouter(
+    prefix="/api/admin", tags=["Audit"], dependencies=[Depends(get_admin), Depends(no_nul_in_parameters)]
+)
 
 
 class AuditEntryOut(BaseModel):
@@ -23,9 +25,9 @@ class AuditEntryOut(BaseModel):
     username: str = Field(description="The admin who made the change.")
     action: Action
     resourceType: ResourceType
-    resourceId: str | None
-    resourceIdentifier: str | None = Field(description="Provider or model identifier, or template name.")
-    requestId: str | None = Field(description="The X-Request-ID of the request that made the change.")
+    resourceId: str | None = None
+    resourceIdentifier: str | None = Field(default=None, description="Provider or model identifier, or template name.")
+    requestId: str | None = Field(default=None, description="The X-Request-ID of the request that made the change.")
     details: dict[str, Any] = Field(description="Counts and labels only; never a field value.")
 
 

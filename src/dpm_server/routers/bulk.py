@@ -9,12 +9,16 @@ from fastapi.responses import JSONResponse
 
 from dpm_server.http.deps import Audit, Context, get_admin
 from dpm_server.logs import get_logger
-from dpm_server.routers import ok
+from dpm_server.routers import no_nul_in_parameters, ok
 from dpm_server.schemas.requests import ExportRequest, ImportRequest
 from dpm_server.schemas.responses import ExportResult, ImportResult
 from dpm_server.services import exporting, importing
 
-router = APIRouter(prefix="/api/admin/providers", tags=["Import/Export"], dependencies=[Depends(get_admin)])
+router = APIRouter(
+    prefix="/api/admin/providers",
+    tags=["Import/Export"],
+    dependencies=[Depends(get_admin), Depends(no_nul_in_parameters)],
+)
 log = get_logger("audit")
 
 
@@ -25,14 +29,16 @@ def export(context: Context, audit: Audit, body: Annotated[ExportRequest | None,
     body = body or ExportRequest()
     if not body.includeSecrets:
         with context.db.read() as session:
-            return ok(exporting.export(session, box=context.box, body=body, actor=audit.username))
+            document = exporting.export(session, box=context.box, body=body, actor=audit.username)
+            return ok(document, problems_in_metadata=True)
     # The audit entry commits together with the read it describes; not a registry change, so no new revision.
     with context.db.write() as session:
         document = exporting.export(session, box=context.box, body=body, actor=audit.username)
         details = {"providers": len(document["data"]["providers"]), "templates": len(document["data"]["templates"])}
         audit.record(session, "export", "registry", details={"includeSecrets": True, **details})
+        response = ok(document, headers={"Cache-Control": "no-store"}, problems_in_metadata=True)
     log.warning("export with secrets in clear by %s [%s]", audit.username, audit.request_id)
-    return ok(document, headers={"Cache-Control": "no-store"})
+    return response
 
 
 @router.post("/import", response_model=ImportResult)
@@ -44,4 +50,4 @@ def import_(body: ImportRequest, context: Context, audit: Audit) -> JSONResponse
             return ok(importing.import_(session, box=context.box, request=body, actor=audit.username))
     with context.db.change() as session:
         result = importing.import_(session, box=context.box, request=body, actor=audit.username, auditor=audit)
-    return ok(result)
+        return ok(result)

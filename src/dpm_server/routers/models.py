@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from dpm_server.http.deps import Audit, Context, IfMatch, get_admin
-from dpm_server.routers import no_content, ok
+from dpm_server.routers import no_content, no_nul_in_parameters, ok
 from dpm_server.schemas.requests import ModelCreate, ModelUpdate
 from dpm_server.schemas.responses import ConnectivityResult, ModelOut
 from dpm_server.services import connectivity, models
 
-router = APIRouter(prefix="/api/admin", tags=["Model Management"], dependencies=[Depends(get_admin)])
+router = APIRouter(
+    prefix="/api/admin", tags=["Model Management"], dependencies=[Depends(get_admin), Depends(no_nul_in_parameters)]
+)
 
 
 @router.get("/providers/{providerId}/models", response_model=list[ModelOut])
@@ -32,7 +34,7 @@ def create_model(providerId: str, body: ModelCreate, context: Context, audit: Au
     with context.db.change() as session:
         view = models.create_model(session, provider_id=providerId, body=body)
         audit.record(session, "create", "model", view["id"])
-    return ok(view, 201)
+        return ok(view, 201)
 
 
 @router.get("/models/{id}", response_model=ModelOut)
@@ -46,7 +48,7 @@ def update_model(id: str, body: ModelUpdate, context: Context, audit: Audit, if_
     with context.db.change() as session:
         audit.record(session, "update", "model", id)
         view = models.update_model(session, model_id=id, body=body, if_match=if_match)
-    return ok(view)
+        return ok(view)
 
 
 @router.delete("/models/{id}", status_code=204)

@@ -9,12 +9,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from dpm_server.http.deps import AdminUser, Audit, Context, IfMatch, get_admin
-from dpm_server.routers import no_content, ok
+from dpm_server.routers import no_content, no_nul_in_parameters, ok
 from dpm_server.schemas.requests import ProviderCreate, ProviderUpdate
 from dpm_server.schemas.responses import ConnectivityResult, ProviderOut, ProviderPage
 from dpm_server.services import connectivity, providers
 
-router = APIRouter(prefix="/api/admin/providers", tags=["Provider Management"], dependencies=[Depends(get_admin)])
+router = APIRouter(
+    prefix="/api/admin/providers",
+    tags=["Provider Management"],
+    dependencies=[Depends(get_admin), Depends(no_nul_in_parameters)],
+)
 
 
 class ProviderQuery(BaseModel):
@@ -45,7 +49,7 @@ def create_provider(body: ProviderCreate, context: Context, user: AdminUser, aud
     with context.db.change() as session:
         view = providers.create_provider(session, box=context.box, body=body, actor=user.username)
         audit.record(session, "create", "provider", view["id"], identifier=view["identifier"])
-    return ok(view, 201)
+        return ok(view, 201)
 
 
 @router.get("/{id}", response_model=ProviderOut)
@@ -63,7 +67,7 @@ def update_provider(
     with context.db.change() as session:
         audit.record(session, "update", "provider", id)
         view = providers.update_provider(session, box=context.box, provider_id=id, body=body, if_match=if_match)
-    return ok(view)
+        return ok(view)
 
 
 @router.delete("/{id}", status_code=204)

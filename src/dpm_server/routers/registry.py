@@ -6,11 +6,15 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from dpm_server.http.deps import Audit, Context, get_admin
-from dpm_server.routers import ok
+from dpm_server.routers import no_nul_in_parameters, ok
 from dpm_server.schemas.responses import RegistryRefresh, RegistryStatus
 from dpm_server.services import registry
 
-router = APIRouter(prefix="/api/admin/providers", tags=["Registry Management"], dependencies=[Depends(get_admin)])
+router = APIRouter(
+    prefix="/api/admin/providers",
+    tags=["Registry Management"],
+    dependencies=[Depends(get_admin), Depends(no_nul_in_parameters)],
+)
 
 
 @router.post("/refresh-registry", response_model=RegistryRefresh)
@@ -19,7 +23,7 @@ def refresh_registry(context: Context, audit: Audit) -> JSONResponse:
     with context.db.write() as session:
         result = registry.refresh(session, registry=context.registry)
         audit.record(session, "refresh", "registry", details={"providersLoaded": result["providersLoaded"]})
-    return ok(result)
+        return ok(result)
 
 
 @router.get("/registry-status", response_model=RegistryStatus)

@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from dpm_server.http.deps import AdminUser, Audit, Context, IfMatch, get_admin
-from dpm_server.routers import no_content, ok
+from dpm_server.routers import no_content, no_nul_in_parameters, ok
 from dpm_server.schemas.requests import ApplyTemplateRequest, TemplateCreate, TemplateUpdate
 from dpm_server.schemas.responses import ProviderOut, TemplateOut
 from dpm_server.services import templates
 
 router = APIRouter(
-    prefix="/api/admin/provider-templates", tags=["Template Management"], dependencies=[Depends(get_admin)]
+    prefix="/api/admin/provider-templates",
+    tags=["Template Management"],
+    dependencies=[Depends(get_admin), Depends(no_nul_in_parameters)],
 )
 
 
@@ -29,7 +31,7 @@ def create_template(body: TemplateCreate, context: Context, user: AdminUser, aud
     with context.db.change() as session:
         view = templates.create_template(session, box=context.box, body=body, actor=user.username)
         audit.record(session, "create", "template", view["id"], identifier=view["name"])
-    return ok(view, 201)
+        return ok(view, 201)
 
 
 @router.get("/{id}", response_model=TemplateOut)
@@ -46,7 +48,7 @@ def update_template(
     with context.db.change() as session:
         audit.record(session, "update", "template", id)
         view = templates.update_template(session, box=context.box, template_id=id, body=body, if_match=if_match)
-    return ok(view)
+        return ok(view)
 
 
 @router.delete("/{id}", status_code=204)
@@ -68,4 +70,4 @@ def apply_template(
         applied = {"providerId": view["id"], "providerIdentifier": view["identifier"], "models": view["modelCount"]}
         audit.record(session, "apply", "template", id, details=applied)
         audit.record(session, "create", "provider", view["id"], identifier=view["identifier"], details={"template": id})
-    return ok(view, 201)
+        return ok(view, 201)

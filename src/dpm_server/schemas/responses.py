@@ -1,4 +1,8 @@
-"""Response bodies, as the OpenAPI document declares them. Resources come back bare, with no wrapper."""
+"""Response bodies, as the OpenAPI document declares them. Resources come back bare, with no wrapper.
+
+An optional field (``= None`` here) is left out when it has no value, never sent as ``null``; the served OpenAPI
+declares it optional and non-nullable (``dpm_server.openapi``).
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ class ProviderOut(BaseModel):
     id: str
     identifier: str
     name: str
-    description: str | None
+    description: str | None = None
     apiEndpoint: str
     authMethod: AuthMethod
     authConfig: AuthConfigOut
@@ -54,11 +58,11 @@ class ProviderOut(BaseModel):
     status: Literal["active", "inactive", "testing"]
     isSystem: bool
     modelCount: int
-    createdBy: str | None
+    createdBy: str | None = None
     createdAt: Timestamp
     updatedAt: Timestamp
-    lastTested: Timestamp | None
-    testResult: ConnectivityResult | None
+    lastTested: Timestamp | None = None
+    testResult: ConnectivityResult | None = None
     etag: str
 
 
@@ -80,27 +84,27 @@ class ModelOut(BaseModel):
     providerIdentifier: str
     identifier: str
     name: str
-    description: str | None
+    description: str | None = None
     contextLength: int
     capabilities: ModelCapabilities
-    pricingInfo: PricingInfo | None
+    pricingInfo: PricingInfo | None = None
     status: Literal["active", "inactive", "deprecated"]
     isDefault: bool
     createdAt: Timestamp
     updatedAt: Timestamp
-    lastTested: Timestamp | None
-    testResult: ConnectivityResult | None
+    lastTested: Timestamp | None = None
+    testResult: ConnectivityResult | None = None
     etag: str
 
 
 class TemplateOut(BaseModel):
     id: str
     name: str
-    description: str | None
+    description: str | None = None
     providerConfig: dict[str, Any]
     defaultModels: list[dict[str, Any]]
     isSystem: bool
-    createdBy: str | None
+    createdBy: str | None = None
     createdAt: Timestamp
     updatedAt: Timestamp
     etag: str
@@ -112,11 +116,24 @@ class ExportData(BaseModel):
     templates: list[TemplateOut]
 
 
+class DataProblem(BaseModel):
+    resourceType: Literal["provider", "model", "template", "resource"]
+    id: str | None = None
+    identifier: str | None = Field(default=None, description="Provider or model identifier, or template name.")
+    field: str = Field(description="Dotted path inside the resource, e.g. pricingInfo.inputTokenPrice.")
+    message: str
+
+
 class ExportMetadata(BaseModel):
     exportedAt: Timestamp
     exportedBy: str
     version: str
     revision: int
+    problems: list[DataProblem] | None = Field(
+        default=None,
+        description="Stored values that JSON cannot carry (non-finite numbers), left out of this export. "
+        "Present only when there are some.",
+    )
 
 
 class ExportResult(BaseModel):
@@ -154,7 +171,7 @@ class RegistryStatus(BaseModel):
     status: Literal["healthy", "degraded", "error"]
     providersLoaded: int
     modelsLoaded: int
-    lastRefresh: Timestamp | None
+    lastRefresh: Timestamp | None = None
     errors: list[str]
     performance: RegistryPerformance
     revision: int

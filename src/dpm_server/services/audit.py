@@ -101,7 +101,7 @@ def _describe(session: Session, resource_type: str, resource_id: str) -> tuple[s
 
 
 def entry_view(row: AuditEntry) -> dict[str, Any]:
-    return {
+    view = {
         "id": str(row.id),
         "timestamp": timestamp(row.occurred_at),
         "username": row.username,
@@ -112,6 +112,7 @@ def entry_view(row: AuditEntry) -> dict[str, Any]:
         "requestId": row.request_id,
         "details": row.details or {},
     }
+    return {key: value for key, value in view.items() if value is not None}  # absent, never null
 
 
 def list_entries(

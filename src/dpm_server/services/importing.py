@@ -17,7 +17,7 @@ from dpm.resources.models import ModelSpec
 from dpm.resources.rules import model_list_violations
 from dpm.resources.secrets import REDACTED
 from dpm_server.db.tables import Model, Provider, Template
-from dpm_server.errors import FieldError, ValidationFailed
+from dpm_server.errors import MAX_VALIDATION_ERRORS, FieldError, ValidationFailed
 from dpm_server.schemas.requests import ImportRequest, ProviderCreate, TemplateCreate
 from dpm_server.secretbox import SecretBox
 from dpm_server.services import models, provider_rows, providers, templates
@@ -44,6 +44,14 @@ class Step:
 class Plan:
     steps: list[Step] = field(default_factory=list)
     errors: list[FieldError] = field(default_factory=list)
+    unchecked: int = 0  # entries not checked once the errors already fill an answer
+
+    def full(self, remaining: int) -> bool:
+        """True once the errors fill an answer; the ``remaining`` entries are then counted, not checked."""
+        if len(self.errors) < MAX_VALIDATION_ERRORS:
+            return False
+        self.unchecked += remaining
+        return True
 
 
 def _strip(raw: dict[str, Any]) -> dict[str, Any]:
@@ -70,15 +78,18 @@ def _changes(body: Any, mode: str) -> dict[str, Any]:
 def _plan_providers(session: Session, box: SecretBox, request: ImportRequest, plan: Plan) -> dict[str, dict[str, Any]]:
     """Plans each provider; returns the resulting provider values by identifier, for checking models."""
     mode, resulting = request.options.conflictResolution, {}
-    parsed = [
-        parse(ProviderCreate, _strip(raw), ("data", "providers", i)) for i, raw in enumerate(request.data.providers)
-    ]
-    idents = [p.identifier for p, _ in parsed if p]
+    parsed: list[ProviderCreate | None] = []
+    for i, raw in enumerate(request.data.providers):
+        if plan.full(len(request.data.providers) - i):
+            break
+        body, errors = parse(ProviderCreate, _strip(raw), ("data", "providers", i))
+        parsed.append(body)
+        plan.errors += errors
+    idents = [p.identifier for p in parsed if p]
     existing = {r.identifier: r for r in session.scalars(select(Provider).where(Provider.identifier.in_(idents)))}
     seen: set[str] = set()
-    for index, (body, errors) in enumerate(parsed):
+    for index, body in enumerate(parsed):
         prefix = ("data", "providers", index)
-        plan.errors += errors
         if body is None:
             continue
         if body.identifier in seen:
@@ -159,6 +170,8 @@ def _plan_models(session: Session, request: ImportRequest, plan: Plan, resulting
     stored = _Stored.fetch(session, {ref for ref in refs if ref})
     by_provider: dict[str, list[dict[str, Any]]] = {}
     for index, (raw, ref) in enumerate(zip(request.data.models, refs, strict=True)):
+        if plan.full(len(refs) - index):
+            break
         prefix = ("data", "models", index)
         body, errors = parse(ModelSpec, _strip(raw), prefix)
         plan.errors += errors
@@ -187,6 +200,8 @@ def _plan_models(session: Session, request: ImportRequest, plan: Plan, resulting
 def _plan_templates(session: Session, request: ImportRequest, plan: Plan) -> None:
     mode = request.options.conflictResolution
     for index, raw in enumerate(request.data.templates):
+        if plan.full(len(request.data.templates) - index):
+            break
         name = str(raw.get("name"))
         if raw.get("isSystem") is True:
             plan.steps.append(Step("template", name, "skipped", message="system templates are built in"))
@@ -243,7 +258,7 @@ def import_(
     _plan_models(session, request, plan, resulting)
     _plan_templates(session, request, plan)
     if plan.errors:
-        raise ValidationFailed(plan.errors)
+        raise ValidationFailed(plan.errors, unchecked=plan.unchecked)
     done = [s for s in plan.steps if s.action != "skipped"]
     summary = {
         "providersImported": sum(s.kind == "provider" for s in done),

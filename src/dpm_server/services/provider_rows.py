@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dpm.resources.rules import provider_violations
+from dpm.resources.secrets import REDACTED
 from dpm_server.db.tables import Provider, utcnow
 from dpm_server.errors import FieldError
 from dpm_server.secretbox import SealedAuth, SecretBox
@@ -66,7 +67,20 @@ def stage(box: SecretBox, changes: Mapping[str, Any], row: Provider | None = Non
     else:
         auth = previous or box.seal(values.get("authConfig") or {})
     values["authConfig"] = auth.config
-    return StagedProvider(values, auth, problems(values))
+    return StagedProvider(values, auth, problems(as_sent(values, changes)))
+
+
+def as_sent(values: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as the rules must see them: each secret the client sent in its own value, not as the
+    ``"[REDACTED]"`` that sealing left in its place, so that an empty or blank secret is missing. A secret kept
+    from storage (sent as ``"[REDACTED]"`` or left out) stays ``"[REDACTED]"``, which is present."""
+    sent_auth = changes.get("authConfig")
+    sent = sent_auth.get("fields") if isinstance(sent_auth, Mapping) else None
+    if not isinstance(sent, Mapping):
+        return values
+    stored = values["authConfig"].get("fields") or {}
+    fields = {**stored, **{name: value for name, value in sent.items() if value != REDACTED}}
+    return {**values, "authConfig": {**values["authConfig"], "fields": fields}}
 
 
 def problems(values: Mapping[str, Any]) -> list[FieldError]:
@@ -75,7 +89,9 @@ def problems(values: Mapping[str, Any]) -> list[FieldError]:
 
 def assign(row: Provider, staged: StagedProvider) -> None:
     for api, column in _COLUMNS.items():
-        if api in staged.values:
+        # Unchanged columns are not written back: a stored value that cannot be written any more (a non-finite
+        # number on PostgreSQL) must not stop an update of the other fields.
+        if api in staged.values and getattr(row, column, None) != staged.values[api]:
             setattr(row, column, staged.values[api])
     row.auth_config = staged.auth.config
     row.secret_ciphertexts = staged.auth.ciphertexts

@@ -111,7 +111,7 @@ def status(session: Session, *, registry: Registry) -> dict[str, Any]:
         perf = Performance()
         errors.append(f"performance query failed: {type(exc).__name__}")
     health = "error" if errors else ("degraded" if perf.passed < perf.tested else "healthy")
-    return {
+    answer = {
         "status": health,
         "providersLoaded": snapshot.providers_loaded,
         "modelsLoaded": snapshot.models_loaded,
@@ -123,6 +123,7 @@ def status(session: Session, *, registry: Registry) -> dict[str, Any]:
         },
         "revision": snapshot.revision if snapshot.revision >= 0 else current_revision(session),
     }
+    return {key: value for key, value in answer.items() if value is not None}  # absent, never null
 
 
 def refresh(session: Session, *, registry: Registry) -> dict[str, Any]:

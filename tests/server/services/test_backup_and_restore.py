@@ -148,7 +148,8 @@ def _edit(document: dict[str, Any]) -> dict[str, Any]:
     )
     provider["name"], model["name"] = "P2", "M2"
     template["description"] = None
-    del provider["description"], model["description"], model["pricingInfo"]
+    for entry, name in ((provider, "description"), (model, "description"), (model, "pricingInfo")):
+        entry.pop(name, None)  # a field without a value is already absent
     template.pop("defaultModels")
     edited["data"]["providers"].append(guide.ANTHROPIC)
     edited["data"]["models"].append(guide.MODEL | {"identifier": "new-model", "providerIdentifier": "my-anthropic"})
@@ -180,9 +181,9 @@ def test_merge_updates_what_is_sent_and_keeps_what_is_left_out(admin: TestClient
         "errors": 0,
     }
     assert (provider["name"], model["name"]) == ("P2", "M2")
-    assert model["pricingInfo"] == original[1]["pricingInfo"]
+    assert model.get("pricingInfo") == original[1].get("pricingInfo")
     assert template["defaultModels"] == original[2]["defaultModels"]
-    assert template["description"] is None
+    assert "description" not in template  # no value: left out, never null
 
 
 def test_replace_overwrites_matched_entries_whole(admin: TestClient) -> None:
@@ -194,8 +195,8 @@ def test_replace_overwrites_matched_entries_whole(admin: TestClient) -> None:
 
     provider, model, template = _stored(admin)
     assert result["summary"]["conflicts"] == 3
-    assert (provider["name"], provider["description"]) == ("P2", None)
-    assert (model["name"], model["description"], model["pricingInfo"]) == ("M2", None, None)
+    assert (provider["name"], provider.get("description")) == ("P2", None)
+    assert (model["name"], model.get("description"), model.get("pricingInfo")) == ("M2", None, None)
     assert template["defaultModels"] == []
     # The file's redacted secrets kept the stored ones, even when replacing.
     assert provider["authConfig"]["fieldFingerprints"] == original[0]["authConfig"]["fieldFingerprints"]
@@ -317,8 +318,6 @@ def test_include_secrets_is_audited_and_not_cached(admin: TestClient) -> None:
         "username": "admin",
         "action": "export",
         "resourceType": "registry",
-        "resourceId": None,
-        "resourceIdentifier": None,
         "requestId": "backup-1",
         "details": {"includeSecrets": True, "providers": 2, "templates": 0},
     }
