@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from dpm.resources.models import MODEL_IDENTIFIER_PATTERN, PROVIDER_IDENTIFIER_PATTERN
+from dpm.resources.models import MAX_INT, PATTERN_HELP
 from dpm.resources.rules import Violation
 from dpm.resources.secrets import REDACTED, is_sensitive_field
 from dpm_server.errors import MAX_VALIDATION_ERRORS, ApiError, FieldError, InvalidInput, ValidationFailed
@@ -26,17 +26,6 @@ READ_ONLY_FIELDS = frozenset(
     {"id", "isSystem", "createdAt", "updatedAt", "createdBy", "modelCount", "etag", "lastTested", "testResult"}
 )
 _FORMAT_ERRORS = frozenset({"string_pattern_mismatch", "string_too_short", "string_too_long"})
-_PATTERN_HELP = {
-    PROVIDER_IDENTIFIER_PATTERN: (
-        "Provider identifier must be lowercase alphanumeric with hyphens only",
-        "Use format: my-provider-name",
-    ),
-    MODEL_IDENTIFIER_PATTERN: (
-        "Model identifier may contain only letters, digits and . _ : / -",
-        "Use the provider's own model id, e.g. gpt-4o or llama3.1:8b",
-    ),
-}
-MAX_INT = 2**31 - 1
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -90,8 +79,8 @@ def _field_error(error: ErrorDetails, prefix: Path) -> FieldError:
         message = f"Unknown field '{name}'"
     elif kind == "missing":
         message = "Field is required"
-    elif kind == "string_pattern_mismatch" and (ctx := error.get("ctx")) and ctx.get("pattern") in _PATTERN_HELP:
-        message, suggestion = _PATTERN_HELP[ctx["pattern"]]
+    elif kind == "string_pattern_mismatch" and (ctx := error.get("ctx")) and ctx.get("pattern") in PATTERN_HELP:
+        message, suggestion = PATTERN_HELP[ctx["pattern"]]
     else:
         message = error["msg"]
     value = None if kind in ("missing", "extra_forbidden", "json_invalid") else safe_value(path, error.get("input"))

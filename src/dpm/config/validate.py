@@ -21,19 +21,6 @@ from dpm.resources.rules import did_you_mean
 from dpm.values import Diagnostic, Path, Secret, rebuild
 
 _PLACEHOLDER = "********"
-_PATTERN_MESSAGES: dict[tuple[type[BaseModel], str], tuple[str, str]] = {
-    (models.ProviderFields, "identifier"): (
-        "Provider identifier must be lowercase alphanumeric with hyphens only",
-        "Use format: my-provider-name",
-    ),
-    (models.ModelFields, "identifier"): (
-        "model identifier may hold only letters, digits and . _ : / -",
-        "Use format: gpt-4o or llama3.1:8b",
-    ),
-    (models.PricingInfo, "currency"): ("currency must be three uppercase letters", "Use an ISO 4217 code such as USD"),
-}
-
-
 _MESSAGES = {
     "int_type": "must be an integer",
     "int_from_float": "must be a whole number",
@@ -159,12 +146,9 @@ def _diagnostic(model: type[BaseModel], document: Document, base: Path, error: E
         name = str(error["loc"][-1])
         where = document.mark(path[:-1])
         return Diagnostic.error("required", f"missing required key '{name}'", where, path)
-    if kind == "string_pattern_mismatch":
-        owner = _owner(model, error["loc"][:-1])
-        name = str(error["loc"][-1])
-        known = next((m for (c, f), m in _PATTERN_MESSAGES.items() if f == name and _is_sub(owner, c)), None)
-        if known:
-            return Diagnostic.error("pattern", known[0], document.mark(path), path, known[1])
+    pattern = str(error.get("ctx", {}).get("pattern"))
+    if kind == "string_pattern_mismatch" and (known := models.PATTERN_HELP.get(pattern)):
+        return Diagnostic.error("pattern", known[0], document.mark(path), path, known[1])
     message = _MESSAGES[kind].format(**error.get("ctx", {})) if kind in _MESSAGES else error["msg"]
     hint = None
     if kind == "literal_error":
@@ -172,10 +156,6 @@ def _diagnostic(model: type[BaseModel], document: Document, base: Path, error: E
         message = "must be one of: " + ", ".join(str(e) for e in expected)
         hint = did_you_mean(str(error["input"]), [str(e) for e in expected])
     return Diagnostic.error(_code(kind), f"{message}, got {_describe(error['input'])}", document.mark(path), path, hint)
-
-
-def _is_sub(owner: type[BaseModel] | None, cls: type[BaseModel]) -> bool:
-    return owner is not None and issubclass(owner, cls)
 
 
 def _code(kind: str) -> str:

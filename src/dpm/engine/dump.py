@@ -13,11 +13,9 @@ from typing import Any
 
 from dpm.config.yamlio import dump_yaml
 from dpm.engine.live import LiveState
-from dpm.engine.normalize import MODEL_FIELDS, PROVIDER_FIELDS, TEMPLATE_FIELDS
+from dpm.engine.normalize import AUTH_FIELDS, MODEL_FIELDS, PROVIDER_FIELDS, TEMPLATE_FIELDS
 from dpm.resources.secrets import REDACTED
 from dpm.values import Ownership
-
-_AUTH_FIELDS = ("type", "fields", "headers", "testEndpoint")
 
 
 @dataclass
@@ -60,7 +58,7 @@ def _provider(provider: Mapping[str, Any], result: Dumped) -> dict[str, Any]:
 
 
 def _auth(auth: Mapping[str, Any], owner: str, result: Dumped) -> dict[str, Any]:
-    picked = _pick(auth, _AUTH_FIELDS)
+    picked = _pick(auth, AUTH_FIELDS)
     fields = dict(picked.get("fields") or {})
     for name, value in fields.items():
         if value == REDACTED:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dpm.resources import models
 from dpm.resources.secrets import REDACTED, fingerprint_matches, is_sensitive_field
 from dpm.values import Secret
 
@@ -21,7 +22,7 @@ PROVIDER_FIELDS = ("name", "description", "apiEndpoint", "authMethod", "authConf
 MODEL_FIELDS = ("name", "description", "contextLength", "capabilities", "pricingInfo", "status", "isDefault")
 TEMPLATE_FIELDS = ("description", "providerConfig", "defaultModels")
 _UNORDERED = ("supportedRoles", "supportedAuthMethods")
-_AUTH_FIELDS = ("type", "fields", "headers", "testEndpoint")
+AUTH_FIELDS = tuple(models.AuthConfig.model_fields)
 
 SecretStatus = Literal["same", "changed", "unknown", "added", "removed"]
 
@@ -39,7 +40,7 @@ def provider_view(provider: Mapping[str, Any]) -> dict[str, Any]:
     """The comparable form of a provider (without models and without its secrets' values)."""
     view: dict[str, Any] = _clean({k: provider.get(k) for k in PROVIDER_FIELDS})
     view.setdefault("status", "active")
-    auth = {k: v for k, v in (view.get("authConfig") or {}).items() if k in _AUTH_FIELDS}
+    auth = {k: v for k, v in (view.get("authConfig") or {}).items() if k in AUTH_FIELDS}
     view["authConfig"] = auth
     auth.setdefault("fields", {})
     auth.setdefault("headers", {})
@@ -67,7 +68,7 @@ def template_view(template: Mapping[str, Any]) -> dict[str, Any]:
     view: dict[str, Any] = _clean({k: template.get(k) for k in TEMPLATE_FIELDS})
     config = view.setdefault("providerConfig", {})
     if isinstance(config.get("authConfig"), dict):
-        config["authConfig"] = {k: v for k, v in config["authConfig"].items() if k in _AUTH_FIELDS}
+        config["authConfig"] = {k: v for k, v in config["authConfig"].items() if k in AUTH_FIELDS}
     view.setdefault("defaultModels", [])
     view["defaultModels"] = sorted(
         (model_view(m) | {"identifier": m.get("identifier")} for m in view["defaultModels"]),

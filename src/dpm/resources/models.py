@@ -23,12 +23,23 @@ from dpm.resources.templates import TOP_LEVEL_CUSTOMIZATIONS
 PROVIDER_IDENTIFIER_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MODEL_IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:/-]+$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
+# What a value that misses one of these patterns is told, on both sides: (message, suggestion).
+PATTERN_HELP: dict[str, tuple[str, str]] = {
+    PROVIDER_IDENTIFIER_PATTERN: (
+        "Provider identifier must be lowercase alphanumeric with hyphens only",
+        "Use format: my-provider-name",
+    ),
+    MODEL_IDENTIFIER_PATTERN: (
+        "Model identifier may contain only letters, digits and . _ : / -",
+        "Use the provider's own model id, e.g. gpt-4o or llama3.1:8b",
+    ),
+    CURRENCY_PATTERN: ("currency must be three uppercase letters", "Use an ISO 4217 code such as USD"),
+}
 
 AuthMethod = Literal["api_key", "oauth2", "aws_iam", "custom"]
 ProviderStatus = Literal["active", "inactive", "testing"]
 ModelStatus = Literal["active", "inactive", "deprecated"]
 
-AUTH_METHODS: tuple[str, ...] = ("api_key", "oauth2", "aws_iam", "custom")
 MAX_INT = 2**31 - 1  # every integer fits a signed 32-bit column on every database
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
+from dpm.resources.models import ModelStatus
 from dpm_server.http.deps import Audit, Context, IfMatch, get_admin
 from dpm_server.routers import no_content, no_nul_in_parameters, ok
 from dpm_server.schemas.requests import ModelCreate, ModelUpdate
@@ -22,7 +23,7 @@ router = APIRouter(
 def list_models(
     providerId: str,
     context: Context,
-    status: Annotated[Literal["active", "inactive", "deprecated"] | None, Query()] = None,
+    status: Annotated[ModelStatus | None, Query()] = None,
 ) -> JSONResponse:
     with context.db.read() as session:
         return ok(models.list_models(session, provider_id=providerId, status=status))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from dpm.resources.models import ProviderStatus
 from dpm_server.http.deps import AdminUser, Audit, Context, IfMatch, get_admin
 from dpm_server.routers import no_content, no_nul_in_parameters, ok
 from dpm_server.schemas.requests import ProviderCreate, ProviderUpdate
@@ -22,7 +23,7 @@ router = APIRouter(
 
 
 class ProviderQuery(BaseModel):
-    status: Literal["active", "inactive", "testing"] | None = None
+    status: ProviderStatus | None = None
     isSystem: bool | None = None
     search: str | None = Field(default=None, max_length=255, description="Matches name or description.")
     page: int = Field(default=1, ge=1, le=1_000_000)

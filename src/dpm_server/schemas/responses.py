@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from dpm.resources.models import AuthMethod, ModelCapabilities, PricingInfo, ProviderCapabilities
+from dpm.resources.models import (
+    AuthMethod,
+    ModelCapabilities,
+    ModelStatus,
+    PricingInfo,
+    ProviderCapabilities,
+    ProviderStatus,
+)
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"}, description="ISO-8601 UTC, with Z.")]
 
@@ -55,7 +62,7 @@ class ProviderOut(BaseModel):
     authMethod: AuthMethod
     authConfig: AuthConfigOut
     capabilities: ProviderCapabilities
-    status: Literal["active", "inactive", "testing"]
+    status: ProviderStatus
     isSystem: bool
     modelCount: int
     createdBy: str | None = None
@@ -88,7 +95,7 @@ class ModelOut(BaseModel):
     contextLength: int
     capabilities: ModelCapabilities
     pricingInfo: PricingInfo | None = None
-    status: Literal["active", "inactive", "deprecated"]
+    status: ModelStatus
     isDefault: bool
     createdAt: Timestamp
     updatedAt: Timestamp

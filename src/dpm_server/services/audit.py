@@ -21,8 +21,6 @@ from dpm_server.views import timestamp
 
 Action = Literal["create", "update", "delete", "apply", "import", "export", "refresh"]
 ResourceType = Literal["provider", "model", "template", "registry"]
-ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "apply", "import", "export", "refresh")
-RESOURCE_TYPES: tuple[ResourceType, ...] = ("provider", "model", "template", "registry")
 
 # Scalars only, and only these keys: a guard against a future caller passing a body by mistake.
 Details = Mapping[str, str | int | bool | None]
