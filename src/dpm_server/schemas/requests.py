@@ -15,8 +15,6 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 from dpm.resources.models import (
     MAX_DEFAULT_MODELS,
     MAX_INT,
-    AuthConfig,
-    AuthMethod,
     Customizations,
     Description,
     DisplayName,
@@ -25,7 +23,6 @@ from dpm.resources.models import (
     ModelSpec,
     ModelStatus,
     PricingInfo,
-    ProviderCapabilities,
     ProviderFields,
     ProviderIdentifier,
     ProviderStatus,
@@ -68,16 +65,11 @@ class ProviderCreate(ProviderFields):
             raise with_violations(exc, provider_violations(data)) from None
 
 
-class ProviderUpdate(Strict):
-    """A partial update: a sent nested object replaces the stored one whole, except redacted or omitted secrets."""
+class ProviderUpdate(TemplateProviderConfig):
+    """A partial update: every field a template may give a provider, and the name. A sent nested object replaces
+    the stored one whole, except redacted or omitted secrets."""
 
     name: Text | None = OptionalName
-    description: Text | None = Description
-    apiEndpoint: Text | None = Field(default=None, json_schema_extra={"format": "uri"})
-    authMethod: AuthMethod | None = None
-    authConfig: AuthConfig | None = None
-    capabilities: ProviderCapabilities | None = None
-    status: ProviderStatus | None = None
 
 
 ModelCreate = ModelSpec
