@@ -33,7 +33,8 @@ def _body(issued: Issued) -> JSONResponse:
 
 @router.post("/login", response_model=LoginResponse, openapi_extra={"security": []})
 def login(body: LoginRequest, context: Context) -> JSONResponse:
-    """Log in with a user name or email; failed attempts count against a stricter per-address limit."""
+    """Log in with a user name or email. Each attempt counts against a stricter per-address limit before its
+    password is checked; a successful login gives its attempt back."""
     with context.db.write() as session:
         user = users.authenticate(session, login=body.username, password=body.password)
         issued = sessions.issue(session, policy=context.tokens, user=user) if user else None
