@@ -18,7 +18,7 @@ from dpm_server.context import AppContext
 from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
 from dpm_server.http import handlers
-from dpm_server.http.edge import Edge
+from dpm_server.http.edge import BodyLimits, Edge
 from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, RedisConnection, RedisRateLimiter, parse_networks
 from dpm_server.http.retry import RetryTransactions
 from dpm_server.keyfiles import load_or_create_key
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter=limiter,
         login_limiter=login_limiter,
         trusted_proxies=parse_networks(settings.trusted_proxies),
-        max_body_bytes=settings.max_body_bytes,
+        limits=BodyLimits(settings.max_body_bytes, settings.max_auth_body_bytes, settings.max_json_depth),
     )
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app

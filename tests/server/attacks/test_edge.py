@@ -7,14 +7,20 @@ Each test re-runs one case of the server-hardening attack run (or a variant of i
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
-from tests.server.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from dpm_server import create_app
+from tests.server import guide
+from tests.server.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
 from tests.server.serving import Served, serving
 
 ENVELOPE = {"error", "timestamp", "requestId"}
@@ -84,3 +90,148 @@ def test_a_successful_login_gives_its_attempt_back(tmp_path: Path, limiter_env: 
     assert bad == [401, 401, 401, 429]
     _error(refused, 429, "RATE_LIMIT_EXCEEDED")
     assert "Retry-After" in refused.headers
+
+
+# --- 2 and 4. Hostile bodies ------------------------------------------------------------------------------------
+
+JSON = {"Content-Type": "application/json"}
+MAX_DEPTH = 32  # the default DPM_SERVER_MAX_JSON_DEPTH
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One admin client for the refusals that never reach storage (the edge answers them before any route)."""
+    with TestClient(create_app(make_settings(tmp_path_factory.mktemp("edge")))) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {login(test_client)['token']}"
+        yield test_client
+
+
+def _hostile_login(size: int = 16 * 1024 * 1024) -> bytes:
+    """A login body of ``size`` bytes: the credentials and some 880,000 unknown keys."""
+    head = json.dumps(RIGHT)[:-1].encode()
+    count = (size - len(head) - 1) // 19
+    keys = b"".join(b',"key%07d":"vvv"' % n for n in range(count))
+    return head + keys + b" " * (size - len(head) - len(keys) - 1) + b"}"
+
+
+def _chunks(body: bytes, size: int = 65536) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def _nested(levels: int, kind: str) -> bytes:
+    if kind == "arrays":
+        return b"[" * levels + b"1" + b"]" * levels
+    return b'{"a":' * levels + b"1" + b"}" * levels
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+def test_a_16_mb_login_body_is_413_with_a_small_answer(edge: TestClient, streamed: bool) -> None:
+    body = _hostile_login()
+    content: bytes | Iterator[bytes] = _chunks(body) if streamed else body
+
+    response = edge.post("/api/auth/login", content=content, headers=JSON)
+
+    assert len(body) == 16 * 1024 * 1024
+    assert body.count(b'"key') > 880_000
+    assert _error(response, 413, "PAYLOAD_TOO_LARGE")["error"]["details"] == {"limit": 4096}
+    assert len(response.content) < 1024
+
+
+@pytest.mark.parametrize("route", ["/api/auth/login", "/api/auth/refresh", "/api/auth/logout"])
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+def test_auth_routes_take_a_few_kib_only(edge: TestClient, route: str, streamed: bool) -> None:
+    body = json.dumps({"refreshToken": "x" * 4096, **RIGHT}).encode()
+    content: bytes | Iterator[bytes] = _chunks(body, 1000) if streamed else body
+
+    response = edge.post(route, content=content, headers=JSON)
+
+    _error(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_login_body_within_the_limit_still_logs_in(edge: TestClient) -> None:
+    body = json.dumps(RIGHT).encode() + b" " * (4096 - len(json.dumps(RIGHT)))
+
+    assert len(body) == 4096
+    assert edge.post("/api/auth/login", content=body, headers=JSON).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["arrays", "objects"])
+@pytest.mark.parametrize("levels", [33, 1_000, 10_000, 100_000])
+def test_deep_nesting_is_400_on_admin_routes(
+    edge: TestClient, kind: str, levels: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b'{"identifier": "deep", "metadata": ' + _nested(levels, kind) + b"}"
+
+    with caplog.at_level(logging.INFO, logger="dpm_server.http"):
+        response = edge.post("/api/admin/providers", content=body, headers=JSON)
+
+    error = _error(response, 400, "INVALID_INPUT")["error"]
+    assert error["message"] == f"Request body nests deeper than {MAX_DEPTH} levels of arrays and objects"
+    assert error["details"] == {"maxDepth": MAX_DEPTH}
+    assert "nests deeper" in caplog.text
+    assert response.headers["X-Request-ID"] in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["arrays", "objects"])
+def test_deep_nesting_on_login_never_reaches_a_parser(edge: TestClient, kind: str) -> None:
+    small = edge.post("/api/auth/login", content=_nested(600, kind), headers=JSON)
+    large = edge.post("/api/auth/login", content=_nested(10_000, kind), headers=JSON)
+
+    _error(small, 400, "INVALID_INPUT")
+    _error(large, 413, "PAYLOAD_TOO_LARGE")  # the size limit answers first
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 20_000,  # never closed
+        b"{" * 20_000,
+        b'{"a": ' * 5_000,
+        b"[" * 20_000 + b"}" * 20_000,  # closed by the wrong brackets
+    ],
+)
+def test_unbalanced_deep_bodies_are_400(edge: TestClient, body: bytes) -> None:
+    _error(edge.post("/api/admin/providers", content=body, headers=JSON), 400, "INVALID_INPUT")
+
+
+def test_a_chunked_deep_body_is_400(edge: TestClient) -> None:
+    response = edge.post("/api/admin/providers/import", content=_chunks(_nested(50_000, "arrays"), 4096), headers=JSON)
+
+    _error(response, 400, "INVALID_INPUT")
+
+
+def test_brackets_inside_strings_are_not_nesting(admin: TestClient) -> None:
+    body = guide.PROVIDER | {"identifier": "brackets", "description": '[[[{{{"\\' * 100}
+
+    response = admin.post("/api/admin/providers", json=body)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["description"] == body["description"]
+
+
+@pytest.mark.parametrize(("levels", "status"), [(MAX_DEPTH, 201), (MAX_DEPTH + 1, 400)])
+def test_nesting_just_under_and_over_the_limit(admin: TestClient, levels: int, status: int) -> None:
+    # An import entry's free-form object takes any depth the edge lets through; the body and the providers list
+    # are two levels, the provider a third.
+    inner = json.loads(_nested(levels - 3, "objects"))
+    body = {"providers": [guide.PROVIDER | {"identifier": f"depth-{levels}", "x": inner}]}
+
+    response = admin.post("/api/admin/providers/import", json=body)
+
+    assert response.status_code != 500
+    if status == 400:
+        _error(response, 400, "INVALID_INPUT")
+    else:
+        assert response.status_code in (200, 201, 422), response.text
+
+
+def test_the_depth_limit_is_a_setting(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path, max_json_depth=4))) as client:
+        client.headers["Authorization"] = f"Bearer {login(client)['token']}"
+        deep = client.post("/api/admin/providers", content=_nested(5, "arrays"), headers=JSON)
+        shallow = client.post("/api/admin/providers", content=_nested(4, "arrays"), headers=JSON)
+
+    assert _error(deep, 400, "INVALID_INPUT")["error"]["details"] == {"maxDepth": 4}
+    assert shallow.status_code == 400
+    assert "nests deeper" not in shallow.text
