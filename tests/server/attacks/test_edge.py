@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from starlette.testclient import TestClient
 
@@ -235,3 +237,119 @@ def test_the_depth_limit_is_a_setting(tmp_path: Path) -> None:
     assert _error(deep, 400, "INVALID_INPUT")["error"]["details"] == {"maxDepth": 4}
     assert shallow.status_code == 400
     assert "nests deeper" not in shallow.text
+
+
+# --- 5. Token claims --------------------------------------------------------------------------------------------
+
+HUGE = [2**63, 10**20, 253_402_300_800, 1e308, float("inf")]
+NOT_A_TIME = ["9999999999", "soon", 1.5, True, None, [], {"at": 1}, -1, float("nan")]
+
+
+def _token(data_dir: Path, typ: str = "access", **claims: Any) -> str:
+    """A JWT signed with the server's own key: a valid token unless ``claims`` spoil it (None removes a claim)."""
+    key = (data_dir / "jwt.key").read_bytes().strip()
+    now = int(time.time())
+    user = claims.pop("user", None)
+    payload: dict[str, Any] = {"sub": user, "jti": "a" * 32, "typ": typ, "iat": now, "exp": now + 600}
+    if typ == "refresh":
+        payload["fam"] = "f" * 32
+    payload |= {name: value for name, value in claims.items() if value is not _REMOVE}
+    payload = {name: value for name, value in payload.items() if claims.get(name) is not _REMOVE}
+    return jwt.encode(payload, key, algorithm="HS256")
+
+
+_REMOVE = object()
+
+
+@pytest.fixture
+def signed(client: TestClient, settings: Any) -> tuple[TestClient, Path, str]:
+    """The client, the data dir that holds the server's signing key, and the admin's user id (both databases)."""
+    return client, settings.data_dir, str(login(client)["user"]["id"])
+
+
+@pytest.fixture(scope="module")
+def forger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path, str]]:
+    """The same for the refusals, which are decided before any lookup: one SQLite server for the module."""
+    data_dir = tmp_path_factory.mktemp("forger")
+    with TestClient(create_app(make_settings(data_dir))) as test_client:
+        yield test_client, data_dir, str(login(test_client)["user"]["id"])
+
+
+def _as_access(client: TestClient, token: str | bytes) -> httpx.Response:
+    header = token if isinstance(token, str) else token.decode("latin-1")
+    return client.get("/api/admin/providers", headers={"Authorization": f"Bearer {header}".encode("latin-1")})
+
+
+def test_a_well_formed_token_signed_with_the_server_key_is_accepted(signed: tuple[TestClient, Path, str]) -> None:
+    client, data_dir, user = signed
+
+    assert _as_access(client, _token(data_dir, user=user)).status_code == 200
+    assert _as_access(client, _token(data_dir, user=user, exp=253_402_300_799)).status_code == 200  # year 9999
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("value", HUGE + NOT_A_TIME, ids=repr)
+def test_out_of_range_or_mistyped_times_are_401(forger: tuple[TestClient, Path, str], claim: str, value: Any) -> None:
+    client, data_dir, user = forger
+
+    response = _as_access(client, _token(data_dir, user=user, **{claim: value}))
+
+    _error(response, 401, "UNAUTHORIZED")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": 123},
+        {"sub": None},
+        {"sub": ["admin"]},
+        {"sub": {"id": 1}},
+        {"sub": ""},
+        {"sub": "a\x00b"},
+        {"sub": "x" * 10_000},
+        {"sub": "' OR 1=1 --"},
+        {"jti": 5},
+        {"jti": "\x00"},
+        {"jti": _REMOVE},
+        {"exp": _REMOVE},
+        {"iat": _REMOVE},
+        {"typ": "refresh"},
+        {"typ": 1},
+        {"iat": 10**12},  # issued in the future
+        {"nbf": 10**12},
+    ],
+    ids=repr,
+)
+def test_malformed_claims_are_401(forger: tuple[TestClient, Path, str], claims: dict[str, Any]) -> None:
+    client, data_dir, user = forger
+    claims = {"sub": user} | claims
+    claims["user"] = claims.pop("sub")
+
+    _error(_as_access(client, _token(data_dir, **claims)), 401, "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"exp": 2**63}, {"exp": "9999999999"}, {"iat": float("inf")}, {"fam": 5}, {"fam": _REMOVE}, {"jti": ["x"]}],
+    ids=repr,
+)
+@pytest.mark.parametrize("route", ["/api/auth/refresh", "/api/auth/logout"])
+def test_malformed_refresh_tokens_are_401(
+    signed: tuple[TestClient, Path, str], claims: dict[str, Any], route: str
+) -> None:
+    client, data_dir, user = signed
+
+    response = client.post(route, json={"refreshToken": _token(data_dir, "refresh", user=user, **claims)})
+
+    _error(response, 401, "UNAUTHORIZED")
+
+
+def test_a_payload_that_is_not_an_object_is_401(forger: tuple[TestClient, Path, str]) -> None:
+    client, data_dir, _ = forger
+    key = (data_dir / "jwt.key").read_bytes().strip()
+    token = jwt.api_jws.encode(b"[1, 2, 3]", key, algorithm="HS256")
+
+    _error(_as_access(client, token), 401, "UNAUTHORIZED")
+    _error(_as_access(client, "a.b.c"), 401, "UNAUTHORIZED")
+    _error(_as_access(client, "\u00e9".encode("latin-1") * 50), 401, "UNAUTHORIZED")
