@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import stat
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -353,3 +355,57 @@ def test_a_payload_that_is_not_an_object_is_401(forger: tuple[TestClient, Path, 
     _error(_as_access(client, token), 401, "UNAUTHORIZED")
     _error(_as_access(client, "a.b.c"), 401, "UNAUTHORIZED")
     _error(_as_access(client, "\u00e9".encode("latin-1") * 50), 401, "UNAUTHORIZED")
+
+
+# --- 8. File modes ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """Umask 0: without explicit modes every new file would be readable, and writable, by everyone."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_data_files_are_private_whatever_the_umask(tmp_path: Path, database_url: str | None) -> None:
+    data_dir = tmp_path / "nested" / "data"
+    with TestClient(create_app(make_settings(data_dir, database_url=database_url))) as client:
+        login(client)  # a write: the WAL and shared-memory files exist while the app runs
+        files = sorted(data_dir.iterdir())
+        modes = {path.name: _mode(path) for path in files}
+
+    assert _mode(data_dir) == 0o700
+    expected = {"jwt.key", "secret.key"} | (
+        {"registry.db", "registry.db-wal", "registry.db-shm"} if not database_url else set()
+    )
+    assert set(modes) == expected
+    assert set(modes.values()) == {0o600}
+
+
+def test_looser_existing_files_are_warned_about_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data_dir = tmp_path / "data"
+    with TestClient(create_app(make_settings(data_dir))) as client:
+        login(client)
+    loose = [data_dir / "registry.db", data_dir / "jwt.key", data_dir / "secret.key"]
+    for path in loose:
+        path.chmod(0o644)
+    data_dir.chmod(0o755)
+    (data_dir / "registry.db-wal").touch(0o666)
+
+    with caplog.at_level(logging.WARNING, logger="dpm_server"), TestClient(create_app(make_settings(data_dir))):
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+    for path in loose:
+        assert f"{path} has mode 0644: other users of this machine may read it; run chmod 600 {path}" in warnings
+    assert f"{data_dir} has mode 0755: other users of this machine may read it; run chmod 700 {data_dir}" in warnings
+    assert any(str(data_dir / "registry.db-wal") in w for w in warnings)
+    assert _mode(data_dir / "jwt.key") == 0o644  # warned about, not changed behind the operator's back
+    assert not any((data_dir / "jwt.key").read_text().strip() in w for w in warnings)
