@@ -25,6 +25,7 @@ from dpm_server.keyfiles import load_or_create_key
 from dpm_server.openapi import build_openapi
 from dpm_server.routers import audit, auth, bulk, models, providers, registry, templates
 from dpm_server.secretbox import SecretBox
+from dpm_server.services.connectivity import ConnectivityPool
 from dpm_server.services.registry import Registry
 from dpm_server.services.templates import seed_system_templates
 from dpm_server.settings import Settings
@@ -56,7 +57,8 @@ def _context(settings: Settings) -> AppContext:
             session, username=settings.admin_username, password=password, email=settings.admin_email
         )
     policy = TokenPolicy(codec, settings.access_token_ttl, settings.refresh_token_ttl)
-    return AppContext(settings, db, box, policy, Registry(), PrincipalCache(db))
+    pool = ConnectivityPool.from_settings(settings)
+    return AppContext(settings, db, box, policy, Registry(), PrincipalCache(db), pool)
 
 
 def _limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter, RedisConnection | None]:
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        context.connectivity.close()
         context.db.dispose()
         if redis is not None:
             await redis.aclose()

@@ -25,6 +25,7 @@ from starlette.testclient import TestClient
 from dpm_server import create_app
 from tests.server import guide
 from tests.server.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
+from tests.server.outbound.fake_provider import FakeProvider
 from tests.server.serving import Served, serving
 
 ENVELOPE = {"error", "timestamp", "requestId"}
@@ -409,3 +410,52 @@ def test_looser_existing_files_are_warned_about_at_start(tmp_path: Path, caplog:
     assert any(str(data_dir / "registry.db-wal") in w for w in warnings)
     assert _mode(data_dir / "jwt.key") == 0o644  # warned about, not changed behind the operator's back
     assert not any((data_dir / "jwt.key").read_text().strip() in w for w in warnings)
+
+
+# --- 9. Slow upstreams ------------------------------------------------------------------------------------------
+
+
+def test_connectivity_tests_beyond_the_pool_are_429_and_never_hold_up_other_requests(
+    tmp_path: Path, database_url: str | None, fake_provider: FakeProvider
+) -> None:
+    fake_provider.mode, fake_provider.drip_pause = "drip", 1.0  # a byte a second, until the time limit
+    env = {
+        "DPM_SERVER_OUTBOUND_ALLOW": "127.0.0.1",
+        "DPM_SERVER_OUTBOUND_TIMEOUT": "4",
+        "DPM_SERVER_CONNECTIVITY_TESTS": "2",
+    }
+    with serving(Served(tmp_path / "server", database_url, env)) as (server,):
+        headers = server.admin_headers()
+        body = guide.PROVIDER | {"identifier": "dripping", "apiEndpoint": f"{fake_provider.url}/v1"}
+        created = httpx.post(f"{server.base}/admin/providers", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        held, listing, answers = asyncio.run(_tests_and_a_listing(server.base, headers, created.json()["id"], 6))
+
+    assert listing.status_code == 200
+    assert listing.json()["pagination"]["total"] >= 1
+    assert held == 2  # the listing was answered while both admitted tests were still held by the upstream
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {200: 2, 429: 4}
+    for answer in answers:
+        if answer.status_code == 200:
+            assert answer.json()["success"] is False
+            assert answer.json()["errors"][0].startswith("timed out")
+        else:
+            error = _error(answer, 429, "RATE_LIMIT_EXCEEDED")["error"]
+            assert error["message"].startswith("The connectivity test budget is busy")
+            assert answer.headers["Retry-After"] == "4"  # the longest a running test can take
+
+
+async def _tests_and_a_listing(
+    base: str, headers: dict[str, str], provider_id: str, count: int
+) -> tuple[int, httpx.Response, list[httpx.Response]]:
+    limits = httpx.Limits(max_connections=count + 1)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+        tests = [asyncio.create_task(client.post(f"/admin/providers/{provider_id}/test")) for _ in range(count)]
+        for _ in range(200):  # the refusals come at once; the admitted tests wait on the upstream
+            if sum(task.done() for task in tests) == count - 2:
+                break
+            await asyncio.sleep(0.05)
+        listing = await client.get("/admin/providers")
+        held = sum(not task.done() for task in tests)
+        return held, listing, list(await asyncio.gather(*tests))
