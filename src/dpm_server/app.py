@@ -109,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter=limiter,
         login_limiter=login_limiter,
         trusted_proxies=parse_networks(settings.trusted_proxies),
-        limits=BodyLimits(settings.max_body_bytes, settings.max_auth_body_bytes, settings.max_json_depth),
+        limits=BodyLimits(
+            settings.max_body_bytes, settings.max_auth_body_bytes, settings.max_json_depth, settings.max_json_keys
+        ),
     )
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app

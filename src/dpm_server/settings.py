@@ -69,6 +69,7 @@ class Settings(BaseModel):
     max_json_depth: int = Field(
         default=32, ge=2, le=200, description="Deepest nesting of arrays and objects a request body may have."
     )
+    max_json_keys: int = Field(default=1000, ge=16, description="Most keys one object of a request body may have.")
     admin_username: str | None = None
     admin_password: SecretStr | None = None
     admin_email: str | None = None

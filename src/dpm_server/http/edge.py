@@ -3,8 +3,9 @@
 It is plain ASGI so that every response, including the ones it produces itself (400, 413, 415, 429, 500), carries
 ``X-Request-ID`` and the rate-limit headers, and so that no traceback can ever reach a client.
 
-A body is read whole here, within its size limit (a few KiB on the auth routes), and its nesting depth and text
-are checked before any route parses it; a large body is checked in a worker thread, never on the event loop.
+A body is read whole here, within its size limit (a few KiB on the auth routes), and its nesting depth, the size of
+its objects and its text are checked before any route parses it; a large body is checked in a worker thread, never
+on the event loop.
 A login attempt is counted when it passes the edge, before the route checks the password, so concurrent attempts
 can never check more passwords than the login limit allows; a successful login gives its attempt back.
 """
@@ -41,6 +42,7 @@ class BodyLimits:
     max_bytes: int
     max_auth_bytes: int
     max_depth: int
+    max_keys: int
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -146,9 +148,9 @@ class Edge:
                 "Request bodies must be JSON", suggestions=["Send the header Content-Type: application/json"]
             )
         if len(body) <= _INLINE_CHECK_BYTES:
-            error = bodies.check(body, self.limits.max_depth)
+            error = bodies.check(body, self.limits.max_depth, self.limits.max_keys)
         else:
-            error = await to_thread.run_sync(bodies.check, body, self.limits.max_depth)
+            error = await to_thread.run_sync(bodies.check, body, self.limits.max_depth, self.limits.max_keys)
         return _replay(body, receive), error
 
 

@@ -242,6 +242,32 @@ def test_the_depth_limit_is_a_setting(tmp_path: Path) -> None:
     assert "nests deeper" not in shallow.text
 
 
+MAX_KEYS = 1000  # the default DPM_SERVER_MAX_JSON_KEYS
+
+
+def test_a_template_with_200k_unknown_keys_is_400_with_a_small_answer(edge: TestClient) -> None:
+    config = {"apiEndpoint": "https://api.example.com/v1"} | {f"unknownKey{n:06d}": n for n in range(200_000)}
+
+    response = edge.post("/api/admin/provider-templates", json={"name": "wide", "providerConfig": config})
+
+    error = _error(response, 400, "INVALID_INPUT")["error"]
+    assert error["message"] == f"Request body has an object with more than {MAX_KEYS} keys"
+    assert error["details"] == {"maxKeys": MAX_KEYS}
+    assert len(response.content) < 1024
+
+
+@pytest.mark.parametrize(("keys", "refused"), [(MAX_KEYS, False), (MAX_KEYS + 1, True)])
+def test_keys_just_under_and_over_the_limit(edge: TestClient, keys: int, refused: bool) -> None:
+    fields = {f"field{n}": "x" for n in range(keys - 1)} | {"apiKey": "sk-x"}
+    body = guide.PROVIDER | {"identifier": f"wide-{keys}"}
+    body["authConfig"] = body["authConfig"] | {"fields": fields}
+
+    response = edge.post("/api/admin/providers", json=body)
+
+    assert ("more than 1000 keys" in response.text) == refused
+    assert response.status_code != 500
+
+
 # --- 5. Token claims --------------------------------------------------------------------------------------------
 
 HUGE = [2**63, 10**20, 253_402_300_800, 1e308, float("inf")]
