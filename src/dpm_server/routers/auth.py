@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 from dpm_server.auth import sessions, users
 from dpm_server.auth.sessions import Issued
+from dpm_server.db.tables import User
 from dpm_server.errors import Unauthorized
 from dpm_server.http.deps import Context
 from dpm_server.logs import get_logger
@@ -35,9 +36,15 @@ def _body(issued: Issued) -> JSONResponse:
 def login(body: LoginRequest, context: Context) -> JSONResponse:
     """Log in with a user name or email. Each attempt counts against a stricter per-address limit before its
     password is checked; a successful login gives its attempt back."""
-    with context.db.write() as session:
-        user = users.authenticate(session, login=body.username, password=body.password)
-        issued = sessions.issue(session, policy=context.tokens, user=user) if user else None
+    # The password is checked in a read transaction: a burst of logins never holds the write lock, which every
+    # change of the registry queues on.
+    with context.db.read() as session:
+        found = users.authenticate(session, login=body.username, password=body.password)
+    issued = None
+    if found is not None:
+        with context.db.write() as session:
+            user = session.get(User, found.id)  # still there
+            issued = sessions.issue(session, policy=context.tokens, user=user) if user else None
     if issued is None:
         log.info("failed login for %r", body.username)
         raise Unauthorized("Invalid username or password")
