@@ -1,10 +1,23 @@
-"""argon2id password hashing (argon2-cffi's defaults are the RFC 9106 low-memory profile)."""
+"""argon2id password hashing (argon2-cffi's defaults are the RFC 9106 low-memory profile).
+
+Each check takes 64 MiB and four threads of CPU for a while, on purpose. Logins therefore check passwords in a
+small pool of their own, ``CHECKS_AT_ONCE`` at a time per process, and wait for it without holding a thread: a burst
+of logins queues there instead of crowding out the threads (and the CPU) that serve every other request.
+"""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+T = TypeVar("T")
+CHECKS_AT_ONCE = 2
+_checks = ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="dpm-password")
 _hasher = PasswordHasher(type=Type.ID)
 # Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -19,3 +32,8 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def in_check_pool(work: Callable[[], T]) -> T:
+    """Runs ``work`` (which checks a password) in the password pool; waits on the event loop, not in a thread."""
+    return await asyncio.wrap_future(_checks.submit(work))
