@@ -4,14 +4,15 @@ It is plain ASGI so that every response, including the ones it produces itself (
 ``X-Request-ID`` and the rate-limit headers, and so that no traceback can ever reach a client.
 
 A body is read whole here, within its size limit (a few KiB on the auth routes), and its nesting depth, the size of
-its objects and its text are checked before any route parses it; a large body is checked in a worker thread, never
-on the event loop.
+its objects and its text are checked before any route parses it; a large body is checked in a small pool of threads
+at a lower CPU priority (``dpm_server.http.workers``), never on the event loop.
 A login attempt is counted when it passes the edge, before the route checks the password, so concurrent attempts
 can never check more passwords than the login limit allows; a successful login gives its attempt back.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -19,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anyio import to_thread
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,13 +27,15 @@ from dpm_server.errors import ApiError, InternalError, PayloadTooLarge, RateLimi
 from dpm_server.http import bodies
 from dpm_server.http.handlers import render
 from dpm_server.http.ratelimit import Decision, IPNetwork, RateLimiter, client_ip
+from dpm_server.http.workers import BackgroundPool
 from dpm_server.logs import get_logger
 
 LOGIN_PATH = "/api/auth/login"
 AUTH_PREFIX = "/api/auth/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_INLINE_CHECK_BYTES = 64 * 1024  # larger bodies are checked in a worker thread
+_INLINE_CHECK_BYTES = 64 * 1024  # larger bodies are checked in the body-check pool
+_BODY_CHECKS = BackgroundPool("dpm-body-check", 2)
 log = get_logger("http")
 
 
@@ -150,7 +152,9 @@ class Edge:
         if len(body) <= _INLINE_CHECK_BYTES:
             error = bodies.check(body, self.limits.max_depth, self.limits.max_keys)
         else:
-            error = await to_thread.run_sync(bodies.check, body, self.limits.max_depth, self.limits.max_keys)
+            error = await _BODY_CHECKS.run(
+                functools.partial(bodies.check, body, self.limits.max_depth, self.limits.max_keys)
+            )
         return _replay(body, receive), error
 
 

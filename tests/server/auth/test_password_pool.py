@@ -11,6 +11,7 @@ import time
 import pytest
 
 from dpm_server.auth import passwords
+from dpm_server.http import workers
 
 
 def test_at_most_two_checks_run_at_once() -> None:
@@ -40,4 +41,4 @@ def test_checks_run_at_a_lower_priority() -> None:
     def niceness() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
-    assert asyncio.run(passwords.in_check_pool(niceness)) == min(19, passwords.NICENESS + niceness())
+    assert asyncio.run(passwords.in_check_pool(niceness)) == min(19, workers.NICENESS + niceness())
