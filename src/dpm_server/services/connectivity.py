@@ -66,7 +66,8 @@ class ConnectivityPool:
     def __init__(self, size: int, retry_after: float) -> None:
         self.size = size
         self.retry_after = max(1, math.ceil(retry_after))
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dpm-connectivity")
+        self._executor: ThreadPoolExecutor | None = None  # started on first use, again after ``close``
+        self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
 
     @classmethod
@@ -82,16 +83,26 @@ class ConnectivityPool:
                 headers={"Retry-After": str(self.retry_after)},
             )
         try:
-            future: Future[dict[str, Any]] = self._executor.submit(test)
-        except RuntimeError:  # shutting down
+            future: Future[dict[str, Any]] = self._threads().submit(test)
+        except BaseException:
             self._slots.release()
             raise
         # The slot is free when the test ends, not when its caller stops waiting (a client that hangs up).
         future.add_done_callback(lambda _: self._slots.release())
         return await asyncio.wrap_future(future)
 
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="dpm-connectivity")
+            return self._executor
+
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Lets running tests finish on their own; the app may start again (a new lifespan) and test again."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def pooled_provider_test(context: AppContext, *, provider_id: str) -> dict[str, Any]:

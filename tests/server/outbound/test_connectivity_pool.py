@@ -66,3 +66,16 @@ def test_a_slot_stays_taken_until_its_test_ends_even_when_the_caller_gives_up() 
         assert asyncio.run(scenario()) == {"success": True}
     finally:
         pool.close()
+
+
+def test_the_pool_runs_again_after_it_was_closed() -> None:
+    pool = ConnectivityPool(1, 1)
+    pool.close()  # before any use: nothing to stop
+
+    async def once() -> dict[str, Any]:
+        return await pool.run(lambda: {"success": True})
+
+    assert asyncio.run(once()) == {"success": True}
+    pool.close()
+    assert asyncio.run(once()) == {"success": True}  # an app whose lifespan ended and started again
+    pool.close()
