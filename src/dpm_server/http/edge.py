@@ -125,8 +125,8 @@ class Edge:
         return None, True
 
     async def _buffer_body(self, scope: Scope, receive: Receive, headers: Headers) -> tuple[Receive, ApiError | None]:
-        """Reads the whole body (bodies are small JSON) so that its size, type, depth and text are checked before
-        any route; a large body is checked in a worker thread, so that the event loop keeps serving others."""
+        """Reads the whole body (bodies are small JSON) so that its size, type, depth, keys and text are checked
+        before any route; a large body is checked in the body-check pool, so that the event loop keeps serving."""
         if scope["method"] not in _BODY_METHODS:
             return receive, None
         limit = self.limits.max_auth_bytes if scope["path"].startswith(AUTH_PREFIX) else self.limits.max_bytes
