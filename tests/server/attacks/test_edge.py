@@ -58,8 +58,10 @@ def limiter_env(request: pytest.FixtureRequest) -> dict[str, str]:
     return {"DPM_SERVER_RATE_LIMIT_STORAGE": request.getfixturevalue("redis_url")}
 
 
-def test_a_burst_of_150_wrong_passwords_checks_at_most_10(tmp_path: Path, limiter_env: dict[str, str]) -> None:
-    with serving(Served(tmp_path / "server", extra_env=limiter_env)) as (server,):
+def test_a_burst_of_150_wrong_passwords_checks_at_most_10(
+    tmp_path: Path, database_url: str | None, limiter_env: dict[str, str]
+) -> None:
+    with serving(Served(tmp_path / "server", database_url, limiter_env)) as (server,):
         responses = asyncio.run(_burst(server.base, [WRONG] * 150))
         after = httpx.post(f"{server.base}/auth/login", json=RIGHT)
 
