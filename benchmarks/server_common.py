@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx
@@ -24,8 +24,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server() -> Iterator[str]:
-    """Yields the API base URL of a fresh server with a raised rate limit; stops it afterwards."""
+def running_server(extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Yields the API base URL of a fresh server with a raised rate limit (and ``extra_env``); stops it afterwards."""
     with tempfile.TemporaryDirectory(prefix="dpm-bench-") as data_dir:
         port = free_port()
         env = os.environ | {
@@ -33,6 +33,7 @@ def running_server() -> Iterator[str]:
             "DPM_SERVER_RATE_LIMIT": "100000000/60",
             "DPM_ADMIN_USERNAME": ADMIN["username"],
             "DPM_ADMIN_PASSWORD": ADMIN["password"],
+            **(extra_env or {}),
         }
         command = [sys.executable, "-m", "dpm_server", "serve", "--port", str(port)]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

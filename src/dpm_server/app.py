@@ -18,13 +18,14 @@ from dpm_server.context import AppContext
 from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
 from dpm_server.http import handlers
-from dpm_server.http.edge import Edge
+from dpm_server.http.edge import BodyLimits, Edge
 from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, RedisConnection, RedisRateLimiter, parse_networks
 from dpm_server.http.retry import RetryTransactions
 from dpm_server.keyfiles import load_or_create_key
 from dpm_server.openapi import build_openapi
 from dpm_server.routers import audit, auth, bulk, models, providers, registry, templates
 from dpm_server.secretbox import SecretBox
+from dpm_server.services.connectivity import ConnectivityPool
 from dpm_server.services.registry import Registry
 from dpm_server.services.templates import seed_system_templates
 from dpm_server.settings import Settings
@@ -56,7 +57,8 @@ def _context(settings: Settings) -> AppContext:
             session, username=settings.admin_username, password=password, email=settings.admin_email
         )
     policy = TokenPolicy(codec, settings.access_token_ttl, settings.refresh_token_ttl)
-    return AppContext(settings, db, box, policy, Registry(), PrincipalCache(db))
+    pool = ConnectivityPool.from_settings(settings)
+    return AppContext(settings, db, box, policy, Registry(), PrincipalCache(db), pool)
 
 
 def _limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter, RedisConnection | None]:
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        context.connectivity.close()
         context.db.dispose()
         if redis is not None:
             await redis.aclose()
@@ -106,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter=limiter,
         login_limiter=login_limiter,
         trusted_proxies=parse_networks(settings.trusted_proxies),
-        max_body_bytes=settings.max_body_bytes,
+        limits=BodyLimits(
+            settings.max_body_bytes, settings.max_auth_body_bytes, settings.max_json_depth, settings.max_json_keys
+        ),
     )
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app

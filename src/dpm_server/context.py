@@ -8,6 +8,7 @@ from dpm_server.auth.principals import PrincipalCache
 from dpm_server.auth.sessions import TokenPolicy
 from dpm_server.db.engine import Database
 from dpm_server.secretbox import SecretBox
+from dpm_server.services.connectivity import ConnectivityPool
 from dpm_server.services.registry import Registry
 from dpm_server.settings import Settings
 
@@ -20,3 +21,4 @@ class AppContext:
     tokens: TokenPolicy
     registry: Registry
     principals: PrincipalCache
+    connectivity: ConnectivityPool

@@ -65,6 +65,11 @@ class Settings(BaseModel):
     )
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_auth_body_bytes: int = Field(default=4096, ge=512, description="Largest body of an /api/auth route.")
+    max_json_depth: int = Field(
+        default=32, ge=2, le=200, description="Deepest nesting of arrays and objects a request body may have."
+    )
+    max_json_keys: int = Field(default=1000, ge=16, description="Most keys one object of a request body may have.")
     admin_username: str | None = None
     admin_password: SecretStr | None = None
     admin_email: str | None = None
@@ -72,6 +77,9 @@ class Settings(BaseModel):
     outbound_allow: tuple[str, ...] = Field(default=(), description="Hosts, IPs or CIDRs outbound calls may reach.")
     outbound_timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds for a whole outbound call.")
     outbound_max_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest outbound response body.")
+    connectivity_tests: int = Field(
+        default=8, ge=1, le=64, description="Connectivity tests one process runs at once; more answer 429."
+    )
 
     @field_validator("rate_limit", "login_rate_limit", mode="before")
     @classmethod

@@ -48,7 +48,10 @@ def ensure_service_admin(session: Session, *, username: str) -> User:
 
 
 def authenticate(session: Session, *, login: str, password: str) -> User | None:
-    """The user whose name or email is ``login``, when ``password`` is theirs."""
+    """The user whose name or email is ``login``, when ``password`` is theirs.
+
+    Call it in a read transaction: the password check is slow on purpose, and must not hold the write lock.
+    """
     user = session.scalar(select(User).where(or_(User.username == login, User.email == login)))
     ok = verify_password(user.password_hash if user else None, password)
     return user if ok and user is not None else None

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dpm_server.db.tables import RegistryState
 from dpm_server.errors import Conflict
+from dpm_server.keyfiles import create_private_file, private_dir, warn_if_shared
 
 _WRITE = "dpm_write"
 POOL_SIZE = 40  # the size of the threadpool that runs sync routes
@@ -55,8 +56,8 @@ def make_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "postgresql":
             event.listen(engine, "begin", _postgresql_begin)
         return engine
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+        _private_sqlite_files(Path(parsed.database))
     # A pool as large as the request concurrency: overflow connections would be opened (and their pragmas run)
     # and closed again for every burst.
     engine = create_engine(
@@ -69,6 +70,15 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _private_sqlite_files(database: Path) -> None:
+    """The database file is created here with mode 0600 before SQLite opens it: SQLite gives its WAL and
+    shared-memory files the database file's mode, so they are private too."""
+    private_dir(database.parent)
+    create_private_file(database)
+    for suffix in ("-wal", "-shm", "-journal"):
+        warn_if_shared(database.with_name(database.name + suffix))
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:

@@ -1,31 +1,50 @@
 """The edge middleware, outermost in the app: request ids, rate limits, body limits, and the last-resort 500.
 
-It is plain ASGI so that every response, including the ones it produces itself (413, 415, 429, 500), carries
+It is plain ASGI so that every response, including the ones it produces itself (400, 413, 415, 429, 500), carries
 ``X-Request-ID`` and the rate-limit headers, and so that no traceback can ever reach a client.
+
+A body is read whole here, within its size limit (a few KiB on the auth routes), and its nesting depth, the size of
+its objects and its text are checked before any route parses it; a large body is checked in a small pool of threads
+at a lower CPU priority (``dpm_server.http.workers``), never on the event loop.
+A login attempt is counted when it passes the edge, before the route checks the password, so concurrent attempts
+can never check more passwords than the login limit allows; a successful login gives its attempt back.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dpm_server.errors import ApiError, InternalError, InvalidInput, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from dpm_server.errors import ApiError, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from dpm_server.http import bodies
 from dpm_server.http.handlers import render
 from dpm_server.http.ratelimit import Decision, IPNetwork, RateLimiter, client_ip
+from dpm_server.http.workers import BackgroundPool
 from dpm_server.logs import get_logger
 
 LOGIN_PATH = "/api/auth/login"
+AUTH_PREFIX = "/api/auth/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_INLINE_CHECK_BYTES = 64 * 1024  # larger bodies are checked in the body-check pool
+_BODY_CHECKS = BackgroundPool("dpm-body-check", 2)
 log = get_logger("http")
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    max_bytes: int
+    max_auth_bytes: int
+    max_depth: int
+    max_keys: int
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -41,13 +60,13 @@ class Edge:
         limiter: RateLimiter,
         login_limiter: RateLimiter,
         trusted_proxies: Sequence[IPNetwork],
-        max_body_bytes: int,
+        limits: BodyLimits,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.login_limiter = login_limiter
         self.trusted = trusted_proxies
-        self.max_body = max_body_bytes
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,12 +92,16 @@ class Edge:
             await send(message)
 
         started = time.perf_counter()
-        login = scope["path"] == LOGIN_PATH
+        login = scope["path"] == LOGIN_PATH and scope["method"] == "POST"
+        attempt = False
         try:
-            error = await self._refusal(decision, ip, login)
+            error: ApiError | None = _rate_limited(decision, "Too many requests") if not decision.allowed else None
             if error is None:
                 receive, error = await self._buffer_body(scope, receive, headers)
+            if error is None and login:
+                error, attempt = await self._count_attempt(ip)
             if error is not None:
+                log.info("refused %s %s: %s [%s]", scope["method"], scope["path"], error.message, request_id)
                 await render(error, request_id)(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive, send_with_headers)
@@ -87,29 +110,29 @@ class Edge:
             if state["status"] is None:
                 await render(InternalError(), request_id)(scope, receive, send_with_headers)
         finally:
-            if login and state["status"] == 401:
-                await self.login_limiter.hit(ip)
+            if attempt and state["status"] == 200:
+                await self.login_limiter.release(ip)
             elapsed = (time.perf_counter() - started) * 1000
             log.debug(
                 "%s %s -> %s in %.1fms [%s]", scope["method"], scope["path"], state["status"], elapsed, request_id
             )
 
-    async def _refusal(self, decision: Decision, ip: str, login: bool) -> ApiError | None:
-        if not decision.allowed:
-            return _rate_limited(decision, "Too many requests")
-        if login:
-            attempts = await self.login_limiter.peek(ip)
-            if not attempts.allowed or attempts.remaining == 0:
-                return _rate_limited(attempts, "Too many failed login attempts")
-        return None
+    async def _count_attempt(self, ip: str) -> tuple[ApiError | None, bool]:
+        """Counts a login attempt before its password is checked: one atomic step, so a burst cannot overrun it."""
+        attempts = await self.login_limiter.hit(ip)
+        if not attempts.allowed:
+            return _rate_limited(attempts, "Too many login attempts"), False
+        return None, True
 
     async def _buffer_body(self, scope: Scope, receive: Receive, headers: Headers) -> tuple[Receive, ApiError | None]:
-        """Reads the whole body (bodies are small JSON) so that its size and type are checked before any route."""
+        """Reads the whole body (bodies are small JSON) so that its size, type, depth, keys and text are checked
+        before any route; a large body is checked in the body-check pool, so that the event loop keeps serving."""
         if scope["method"] not in _BODY_METHODS:
             return receive, None
+        limit = self.limits.max_auth_bytes if scope["path"].startswith(AUTH_PREFIX) else self.limits.max_bytes
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            return receive, _too_large(self.max_body)
+        if declared.isdigit() and int(declared) > limit:
+            return receive, _too_large(limit)
         chunks: list[bytes] = []
         size, more = 0, True
         while more:
@@ -118,28 +141,21 @@ class Edge:
                 return receive, None
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_body:
-                return receive, _too_large(self.max_body)
+            if size > limit:
+                return receive, _too_large(limit)
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if body and not _is_json(headers.get("content-type")):
             return receive, UnsupportedMediaType(
                 "Request bodies must be JSON", suggestions=["Send the header Content-Type: application/json"]
             )
-        return _replay(body, receive), _unreadable(body)
-
-
-def _unreadable(body: bytes) -> ApiError | None:
-    """Bodies that would parse as JSON yet break later: bytes that are not UTF-8, or unpaired surrogates."""
-    try:
-        body.decode("utf-8")
-        if _SURROGATE_ESCAPE.search(body):
-            json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
-    except UnicodeError:
-        return InvalidInput("Request body must be UTF-8 JSON without unpaired surrogates")
-    except ValueError:
-        return None  # not JSON at all: the route answers that, with the usual message
-    return None
+        if len(body) <= _INLINE_CHECK_BYTES:
+            error = bodies.check(body, self.limits.max_depth, self.limits.max_keys)
+        else:
+            error = await _BODY_CHECKS.run(
+                functools.partial(bodies.check, body, self.limits.max_depth, self.limits.max_keys)
+            )
+        return _replay(body, receive), error
 
 
 def _rate_limited(decision: Decision, what: str) -> RateLimited:

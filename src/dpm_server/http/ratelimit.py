@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from redis import RedisError
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from dpm_server.logs import get_logger
 from dpm_server.settings import Rate
@@ -58,6 +58,10 @@ class RateLimiter(Protocol):
         """The current state for ``key`` without counting anything."""
         ...
 
+    async def release(self, key: str) -> None:
+        """Gives back one counted request of the current window (never below zero)."""
+        ...
+
 
 class MemoryRateLimiter:
     _SWEEP_EVERY = 1024
@@ -69,18 +73,23 @@ class MemoryRateLimiter:
         self._hits = 0
 
     async def hit(self, key: str) -> Decision:
-        return self._update(key, 1)
+        return self.apply(key, 1)
 
     async def peek(self, key: str) -> Decision:
-        return self._update(key, 0)
+        return self.apply(key, 0)
 
-    def _update(self, key: str, cost: int) -> Decision:
+    async def release(self, key: str) -> None:
+        self.apply(key, -1)
+
+    def apply(self, key: str, cost: int) -> Decision:
+        """Adds ``cost`` (1 counts, 0 peeks, -1 gives one back) and answers the window's state."""
+        # One lock around read, count and store: concurrent hits can never both see the last unit of a budget.
         now = time.time()
         with self._lock:
             start, count = self._windows.get(key, (now, 0))
             if now >= start + self.rate.seconds:
                 start, count = now, 0
-            count += cost
+            count = max(0, count + cost)
             if cost:
                 self._windows[key] = (start, count)
                 self._sweep(now)
@@ -99,15 +108,14 @@ class MemoryRateLimiter:
                 del self._windows[key]
 
 
-# KEYS[1]: the window's counter. ARGV: cost (0 peeks), window length in ms. Returns {count, ms left in the window}.
+# KEYS[1]: the window's counter. ARGV: cost (0 peeks, -1 gives one back), window length in ms.
+# Returns {count, ms left in the window}. Redis runs a script atomically: the count and the check are one step.
 _WINDOW_SCRIPT = """
 local cost = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local count
-if cost > 0 then
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cost > 0 or (cost < 0 and count > 0) then
   count = redis.call('INCRBY', KEYS[1], cost)
-else
-  count = tonumber(redis.call('GET', KEYS[1]) or '0')
 end
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then
@@ -121,7 +129,13 @@ return {count, left}
 
 
 class RedisConnection:
-    """One Redis client per event loop (an asyncio connection belongs to the loop that opened it)."""
+    """One Redis client per event loop (an asyncio connection belongs to the loop that opened it).
+
+    Its pool blocks (up to ``timeout``) for a free connection instead of failing at once, so that a burst of
+    requests is counted in Redis rather than in the fallback counters.
+    """
+
+    MAX_CONNECTIONS = 64
 
     def __init__(self, url: str, *, timeout: float = 0.5) -> None:
         self.url = url
@@ -132,7 +146,14 @@ class RedisConnection:
         loop = asyncio.get_running_loop()
         entry = self._clients.get(loop)
         if entry is None:
-            client = Redis.from_url(self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+            pool = BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=self.MAX_CONNECTIONS,
+                timeout=self.timeout,
+                socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout,
+            )
+            client = Redis.from_pool(pool)
             entry = self._clients[loop] = (client, client.register_script(_WINDOW_SCRIPT))
         return entry[1]
 
@@ -164,13 +185,16 @@ class RedisRateLimiter:
     async def peek(self, key: str) -> Decision:
         return await self._update(key, 0)
 
+    async def release(self, key: str) -> None:
+        await self._update(key, -1)
+
     async def _update(self, key: str, cost: int) -> Decision:
         window_ms = self.rate.seconds * 1000
         try:
             count, left_ms = await self.connection.script()(keys=[self.prefix + key], args=[cost, window_ms])
         except (RedisError, OSError) as exc:
             self._warn(exc)
-            return await (self.fallback.hit(key) if cost else self.fallback.peek(key))
+            return self.fallback.apply(key, cost)
         count, left_ms = int(count), int(left_ms)
         return Decision(
             count <= self.rate.requests,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from dpm_server.auth import sessions, users
+from dpm_server.auth import passwords, sessions, users
 from dpm_server.auth.sessions import Issued
+from dpm_server.context import AppContext
+from dpm_server.db.tables import User
 from dpm_server.errors import Unauthorized
 from dpm_server.http.deps import Context
 from dpm_server.logs import get_logger
@@ -32,16 +36,27 @@ def _body(issued: Issued) -> JSONResponse:
 
 
 @router.post("/login", response_model=LoginResponse, openapi_extra={"security": []})
-def login(body: LoginRequest, context: Context) -> JSONResponse:
-    """Log in with a user name or email; failed attempts count against a stricter per-address limit."""
-    with context.db.write() as session:
-        user = users.authenticate(session, login=body.username, password=body.password)
-        issued = sessions.issue(session, policy=context.tokens, user=user) if user else None
+async def login(body: LoginRequest, context: Context) -> JSONResponse:
+    """Log in with a user name or email. Each attempt counts against a stricter per-address limit before its
+    password is checked; a successful login gives its attempt back."""
+    issued = await passwords.in_check_pool(functools.partial(_log_in, context, body))
     if issued is None:
         log.info("failed login for %r", body.username)
         raise Unauthorized("Invalid username or password")
     log.debug("login: %s", issued.user.username)
     return _body(issued)
+
+
+def _log_in(context: AppContext, body: LoginRequest) -> Issued | None:
+    # The password is checked in a read transaction: a burst of logins never holds the write lock, which every
+    # change of the registry queues on.
+    with context.db.read() as session:
+        found = users.authenticate(session, login=body.username, password=body.password)
+    if found is None:
+        return None
+    with context.db.write() as session:
+        user = session.get(User, found.id)  # still there
+        return sessions.issue(session, policy=context.tokens, user=user) if user else None
 
 
 @router.post("/refresh", response_model=LoginResponse, openapi_extra={"security": []})

@@ -61,7 +61,7 @@ def delete_model(id: str, context: Context, audit: Audit, if_match: IfMatch = No
 
 
 @router.post("/models/{id}/test", response_model=ConnectivityResult)
-def test_model(id: str, context: Context) -> JSONResponse:
+async def test_model(id: str, context: Context) -> JSONResponse:
     """Model availability test: a one-token request to the provider, through the outbound guard. Answers 200 with
-    success=false and the reasons when the test fails."""
-    return ok(connectivity.run_model_test(context, model_id=id))
+    success=false and the reasons when the test fails; 429 while the test pool is busy."""
+    return ok(await connectivity.pooled_model_test(context, model_id=id))

@@ -81,7 +81,7 @@ def delete_provider(id: str, context: Context, audit: Audit, if_match: IfMatch =
 
 
 @router.post("/{id}/test", response_model=ConnectivityResult)
-def test_provider(id: str, context: Context) -> JSONResponse:
+async def test_provider(id: str, context: Context) -> JSONResponse:
     """Connectivity test: lists the provider's models (or calls authConfig.testEndpoint) through the outbound guard.
-    Answers 200 with success=false and the reasons when the test fails."""
-    return ok(connectivity.run_provider_test(context, provider_id=id))
+    Answers 200 with success=false and the reasons when the test fails; 429 while the test pool is busy."""
+    return ok(await connectivity.pooled_provider_test(context, provider_id=id))

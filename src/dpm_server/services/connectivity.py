@@ -15,13 +15,24 @@ models are reported when the body is a model list. Headers are the provider's ``
 The answer is always 200 with ``{success, responseTime, availableModels?, errors, testedAt}``; it is stored as
 ``lastTested``/``testResult``. A test is not a configuration change: the etag and the registry revision stay.
 No database transaction is open during the call, and nothing from the provider's answer but model ids is kept.
+
+Tests run in a pool of threads of their own (``ConnectivityPool``), never in the threadpool that serves ordinary
+requests, so a slow provider cannot make other requests wait. The pool runs at most
+``DPM_SERVER_CONNECTIVITY_TESTS`` tests at once per process; a test beyond that is refused at once with 429 and a
+``Retry-After`` of the outbound time limit, the longest a running test can take, instead of waiting in a queue.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import http
 import json
+import math
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +41,7 @@ import httpx
 from dpm.resources.rules import PLACEHOLDER
 from dpm.resources.secrets import REDACTED
 from dpm_server.db.tables import Model, Provider, utcnow
+from dpm_server.errors import RateLimited
 from dpm_server.logs import get_logger
 from dpm_server.outbound.client import Policy, fetch
 from dpm_server.outbound.guard import OutboundError
@@ -39,11 +51,68 @@ from dpm_server.views import provider_auth, timestamp
 if TYPE_CHECKING:
     from dpm_server.context import AppContext
     from dpm_server.secretbox import SecretBox
+    from dpm_server.settings import Settings
 
 ANTHROPIC_VERSION = "2023-06-01"
 PROMPT = "Reply with one word."
 _log = get_logger("registry")
 _HEADER_NAME = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+POOL_SETTING = "DPM_SERVER_CONNECTIVITY_TESTS"
+
+
+class ConnectivityPool:
+    """At most ``size`` connectivity tests at once, in threads of their own; one more is refused, not queued."""
+
+    def __init__(self, size: int, retry_after: float) -> None:
+        self.size = size
+        self.retry_after = max(1, math.ceil(retry_after))
+        self._executor: ThreadPoolExecutor | None = None  # started on first use, again after ``close``
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConnectivityPool:
+        return cls(settings.connectivity_tests, settings.outbound_timeout)
+
+    async def run(self, test: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if not self._slots.acquire(blocking=False):
+            raise RateLimited(
+                f"The connectivity test budget is busy: {self.size} tests are running ({POOL_SETTING}); "
+                f"retry after {self.retry_after} seconds",
+                details={"limit": self.size, "retryAfter": self.retry_after},
+                headers={"Retry-After": str(self.retry_after)},
+            )
+        try:
+            future: Future[dict[str, Any]] = self._threads().submit(test)
+        except BaseException:
+            self._slots.release()
+            raise
+        # The slot is free when the test ends, not when its caller stops waiting (a client that hangs up).
+        future.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.wrap_future(future)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="dpm-connectivity")
+            return self._executor
+
+    def close(self) -> None:
+        """Lets running tests finish on their own; the app may start again (a new lifespan) and test again."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def pooled_provider_test(context: AppContext, *, provider_id: str) -> dict[str, Any]:
+    """``run_provider_test`` in the connectivity pool."""
+    return await context.connectivity.run(functools.partial(run_provider_test, context, provider_id=provider_id))
+
+
+async def pooled_model_test(context: AppContext, *, model_id: str) -> dict[str, Any]:
+    """``run_model_test`` in the connectivity pool."""
+    return await context.connectivity.run(functools.partial(run_model_test, context, model_id=model_id))
 
 
 class _Unusable(Exception):

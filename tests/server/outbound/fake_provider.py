@@ -7,10 +7,11 @@
 - ``GET /health``: plain ``ok``, for ``authConfig.testEndpoint``.
 
 ``mode`` makes it misbehave: ``slow`` (waits ``delay`` seconds before answering), ``drip`` (sends its body a
-byte at a time, forever), ``not-json``, ``wrong-shape``, ``status`` (answers ``status``), ``redirect`` (to the
-metadata address), ``huge`` (a body twice the size cap, with a Content-Length), ``huge-chunked`` (the same,
-without one), ``gzip``. Every non-2xx and every wrong body carries ``CANARY``, which must never come back to a
-client. The server stops itself when the fixture ends; waiting handlers are released on ``reset`` and ``stop``.
+byte every ``drip_pause`` seconds, 0.05 unless set, forever), ``not-json``, ``wrong-shape``, ``status`` (answers
+``status``), ``redirect`` (to the metadata address), ``huge`` (a body twice the size cap, with a Content-Length),
+``huge-chunked`` (the same, without one), ``gzip``. Every non-2xx and every wrong body carries ``CANARY``, which
+must never come back to a client. The server stops itself when the fixture ends; waiting handlers are released on
+``reset`` and ``stop``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class FakeProvider:
         self.api_key = API_KEY
         self.mode = "ok"
         self.delay = 0.0
+        self.drip_pause = 0.05
         self.status = 500
         self.seen: list[Seen] = []
         self._release = threading.Event()
@@ -65,7 +67,7 @@ class FakeProvider:
     def reset(self) -> None:
         self._release.set()
         self._release = threading.Event()
-        self.api_key, self.mode, self.delay, self.status = API_KEY, "ok", 0.0, 500
+        self.api_key, self.mode, self.delay, self.drip_pause, self.status = API_KEY, "ok", 0.0, 0.05, 500
         self.seen.clear()
 
     def wait(self, seconds: float) -> bool:
@@ -127,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode == "huge-chunked":
             self._stream(b" " * 65536, HUGE // 65536 + 1, 0.0)
         elif mode == "drip":
-            self._stream(b" ", 10_000, 0.05)
+            self._stream(b" ", 10_000, fake.drip_pause)
         elif mode == "gzip":
             payload = gzip.compress(json.dumps(self._ok_body()).encode())
             self._send(200, payload, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
