@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
 
 from dpm import pipeline
+from dpm.engine.outcome import Applied
 from dpm.engine.plan import Plan
 from dpm.pipeline import CompiledConfig, compile_config
 from dpm.registry.client import Credentials, RegistryClient
@@ -96,7 +97,7 @@ def compiled(directory: Path, environ: dict[str, str] | None = None) -> Compiled
     return config
 
 
-def plan_and_apply(config: CompiledConfig, client: RegistryClient, max_bytes: int | None = None) -> pipeline.Applied:
+def plan_and_apply(config: CompiledConfig, client: RegistryClient, max_bytes: int | None = None) -> Applied:
     owner = Ownership()
     planned = pipeline.make_plan(config, client, "test registry", owner, max_bytes=max_bytes)
     renderer = pipeline.renderer_for(planned, SECRETS)
@@ -334,3 +335,22 @@ def test_a_templated_provider_ends_as_the_apis_template_apply_leaves_it(registry
         return sorted((model_view(m) | {"identifier": m["identifier"]} for m in owned), key=lambda m: m["identifier"])
 
     assert models_of("mistral") == models_of("via-api")
+
+
+def test_a_connectivity_test_the_registry_cannot_run_is_a_failure_beside_what_was_applied(
+    registry: Registry, config_dir: Path
+) -> None:
+    config = compiled(config_dir)
+    client, _ = registry.client()
+    applied = plan_and_apply(config, client)
+    assert applied.live is not None
+    # Deleted by someone else before the tests run: its models first, as the registry demands.
+    for model in applied.live.models["openai"].values():
+        client.delete("model", str(model["id"]), None)
+    client.delete("provider", str(applied.live.providers["openai"]["id"]), None)
+
+    failures = pipeline.connectivity_failures(applied, client)
+
+    assert failures
+    assert any(f.startswith("openai: the test could not run: ") for f in failures)
+    assert CANARY not in "".join(failures)

@@ -31,9 +31,10 @@ from dpm.engine.diff import diff
 from dpm.engine.drift import DriftReport, detect
 from dpm.engine.dump import Dumped, dump
 from dpm.engine.live import LiveState, live_from_export
+from dpm.engine.outcome import Applied, Outcome
 from dpm.engine.plan import Change, Plan, RequestCost, count
 from dpm.errors import DpmError, UsageError
-from dpm.registry.client import RegistryClient
+from dpm.registry.client import RegistryClient, RegistryError
 from dpm.registry.targets import Session
 from dpm.values import Diagnostic, Ownership, has_errors
 
@@ -166,23 +167,6 @@ class Conversation:
     progress: Callable[[str], None] = lambda _: None
 
 
-@dataclass
-class Applied:
-    outcome: apply.Outcome
-    left: list[Change] | None = None  # None when apply stopped before verifying
-    live: LiveState | None = None
-    connectivity_failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome.ok and not self.left and not self.connectivity_failures
-
-    @property
-    def nothing_to_do(self) -> bool:
-        """The plan was empty: no request was made, and there is nothing to report."""
-        return self.outcome.ok and not self.outcome.applied and self.left == []
-
-
 def apply_config(
     config: CompiledConfig,
     session: Session,
@@ -223,7 +207,7 @@ def _carry_out(  # noqa: PLR0917 - the two public entry points above pass their 
 ) -> Applied:
     conversation.show(made)
     if made.empty:
-        return Applied(apply.Outcome(), left=[])
+        return Applied(Outcome(), left=[])
     renderer = renderer_for(made)
     check_applicable(made, renderer, max_deletes)
     conversation.confirm(session.target)
@@ -307,7 +291,13 @@ def connectivity_failures(applied: Applied, client: RegistryClient) -> list[str]
         provider = applied.live.providers.get(identifier)
         if provider is None:
             continue
-        result = client.test_provider(str(provider["id"]))
+        try:
+            result = client.test_provider(str(provider["id"]))
+        except RegistryError as exc:
+            # The changes are written either way; a test the registry could not run is a failed test, reported
+            # beside what was applied rather than instead of it.
+            failures.append(f"{identifier}: the test could not run: {exc.message}")
+            continue
         if not result.get("success"):
             errors = "; ".join(str(e) for e in result.get("errors") or []) or "no reason given"
             failures.append(f"{identifier}: {errors}")

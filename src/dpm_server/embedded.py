@@ -17,6 +17,7 @@ import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from dpm_server.app import create_app, embedded_admin_token
+from dpm_server.keyfiles import private_dir
 from dpm_server.settings import Settings
 
 
@@ -40,7 +41,7 @@ def _reason(exc: OSError | SQLAlchemyError) -> str:
 def embedded_registry(data_dir: Path) -> Iterator[EmbeddedRegistry]:
     """Serve the registry over ``data_dir`` for the duration of the block."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)  # 0700 when new, as `dpm serve` makes it; a warning when an existing one is looser
         app = create_app(Settings(data_dir=data_dir))
         token = embedded_admin_token(app)
     except (OSError, SQLAlchemyError) as exc:

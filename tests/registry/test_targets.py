@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import stat
 from pathlib import Path
 
 import pytest
@@ -68,15 +70,21 @@ def test_under_ci_a_registry_named_anywhere_is_used(tmp_path: Path) -> None:
     assert choose_target(None, None, {"CI": "false"}, tmp_path).url is None
 
 
-def test_connect_to_the_embedded_registry_serves_real_requests(tmp_path: Path) -> None:
+def test_connect_to_the_embedded_registry_serves_real_requests(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     choice = TargetChoice(None, tmp_path / ".dpm")
-    with connect(choice, {}, max_wait=1) as session:
+    with caplog.at_level(logging.WARNING), connect(choice, {}, max_wait=1) as session:
         export = session.client.export()
         assert (session.url, session.target) == (None, choice.description)
         assert session.client.base_url.startswith("http://127.0.0.1:")
     assert export["data"]["providers"] == []
     assert export["metadata"]["revision"] is not None
     assert (tmp_path / ".dpm" / "registry.db").is_file()
+    # Private from the start, like the data directory of `dpm serve`, so nothing warns about it.
+    assert stat.S_IMODE((tmp_path / ".dpm").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / ".dpm" / "registry.db").stat().st_mode) == 0o600
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_connect_to_a_url_takes_its_credentials_from_the_environment(tmp_path: Path) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dpm.engine.apply import Outcome
+from dpm.engine.outcome import Applied, Outcome
 from dpm.engine.plan import Change
-from dpm.pipeline import Applied
 from dpm.reports.outcome import outcome_summary
 
 ACME = Change(action="create", kind="provider", identifier="acme")

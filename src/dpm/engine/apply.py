@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dpm.config.render import Renderer
+from dpm.engine.outcome import Outcome
 from dpm.engine.payload import resolve, unresolved
 from dpm.engine.plan import Change
 from dpm.registry.client import RegistryClient, RegistryError
@@ -35,18 +36,6 @@ class Step:
             change = self.changes[0]
             return f"delete {change.kind} {change.key}"
         return f"import of {len(self.changes)} change(s)"
-
-
-@dataclass
-class Outcome:
-    applied: list[Change] = field(default_factory=list)
-    failed: list[Change] = field(default_factory=list)
-    remaining: list[Change] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 def steps(changes: Sequence[Change], max_bytes: int = MAX_IMPORT_BYTES) -> list[Step]:

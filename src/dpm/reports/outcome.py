@@ -3,8 +3,8 @@ connectivity tests that failed. A half-applied change is reported as exactly tha
 
 from __future__ import annotations
 
+from dpm.engine.outcome import Applied
 from dpm.engine.plan import Change
-from dpm.pipeline import Applied
 from dpm.reports.style import SYMBOLS
 
 

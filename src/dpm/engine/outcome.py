@@ -1,0 +1,40 @@
+"""What an apply did, as plain data: the changes applied, failed and not attempted, what verification found still
+to do, and the connectivity tests that failed. Reports read it without touching the HTTP client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dpm.engine.live import LiveState
+from dpm.engine.plan import Change
+
+
+@dataclass
+class Outcome:
+    applied: list[Change] = field(default_factory=list)
+    failed: list[Change] = field(default_factory=list)
+    remaining: list[Change] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Applied:
+    """An apply from start to end: its outcome, what verification found still to do, and the failed tests."""
+
+    outcome: Outcome
+    left: list[Change] | None = None  # None when apply stopped before verifying
+    live: LiveState | None = None
+    connectivity_failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok and not self.left and not self.connectivity_failures
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """The plan was empty: no request was made, and there is nothing to report."""
+        return self.outcome.ok and not self.outcome.applied and self.left == []
