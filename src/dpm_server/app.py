@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from dpm_server import logs
 from dpm_server.auth import users
+from dpm_server.auth.passwords import CHECKS_AT_ONCE
 from dpm_server.auth.principals import PrincipalCache
 from dpm_server.auth.sessions import TokenPolicy
 from dpm_server.auth.tokens import TokenCodec, generate_signing_key
@@ -18,7 +19,7 @@ from dpm_server.context import AppContext
 from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
 from dpm_server.http import handlers
-from dpm_server.http.edge import BodyLimits, Edge
+from dpm_server.http.edge import BODY_CHECKS_AT_ONCE, BodyLimits, Edge
 from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, RedisConnection, RedisRateLimiter, parse_networks
 from dpm_server.http.retry import RetryTransactions
 from dpm_server.keyfiles import load_or_create_key
@@ -29,6 +30,7 @@ from dpm_server.services.connectivity import ConnectivityPool
 from dpm_server.services.registry import Registry
 from dpm_server.services.templates import seed_system_templates
 from dpm_server.settings import Settings
+from dpm_server.workers import BackgroundPool
 
 EMBEDDED_ADMIN = "dpm-embedded"
 DESCRIPTION = """The Dynamic Provider Management API, as served by dpm.
@@ -57,8 +59,17 @@ def _context(settings: Settings) -> AppContext:
             session, username=settings.admin_username, password=password, email=settings.admin_email
         )
     policy = TokenPolicy(codec, settings.access_token_ttl, settings.refresh_token_ttl)
-    pool = ConnectivityPool.from_settings(settings)
-    return AppContext(settings, db, box, policy, Registry(), PrincipalCache(db), pool)
+    return AppContext(
+        settings,
+        db,
+        box,
+        policy,
+        Registry(),
+        PrincipalCache(db),
+        ConnectivityPool.from_settings(settings),
+        password_checks=BackgroundPool("dpm-password", CHECKS_AT_ONCE),
+        body_checks=BackgroundPool("dpm-body-check", BODY_CHECKS_AT_ONCE),
+    )
 
 
 def _limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter, RedisConnection | None]:
@@ -83,8 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        context.connectivity.close()
-        context.db.dispose()
+        context.close()
         if redis is not None:
             await redis.aclose()
 
@@ -109,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter=limiter,
         login_limiter=login_limiter,
         trusted_proxies=parse_networks(settings.trusted_proxies),
+        body_checks=context.body_checks,
         limits=BodyLimits(
             settings.max_body_bytes, settings.max_auth_body_bytes, settings.max_json_depth, settings.max_json_keys
         ),

@@ -11,6 +11,7 @@ from dpm_server.secretbox import SecretBox
 from dpm_server.services.connectivity import ConnectivityPool
 from dpm_server.services.registry import Registry
 from dpm_server.settings import Settings
+from dpm_server.workers import BackgroundPool
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,10 @@ class AppContext:
     registry: Registry
     principals: PrincipalCache
     connectivity: ConnectivityPool
+    password_checks: BackgroundPool  # argon2 checks, CHECKS_AT_ONCE at a time, below the event loop's priority
+    body_checks: BackgroundPool  # the depth and key checks of large request bodies, likewise
+
+    def close(self) -> None:
+        for pool in (self.connectivity, self.password_checks, self.body_checks):
+            pool.close()
+        self.db.dispose()

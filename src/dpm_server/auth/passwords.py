@@ -1,24 +1,17 @@
 """argon2id password hashing (argon2-cffi's defaults are the RFC 9106 low-memory profile).
 
 Each check takes 64 MiB and four threads of CPU for a while, on purpose. Logins therefore check passwords in a
-small pool of their own (``dpm_server.http.workers``), ``CHECKS_AT_ONCE`` at a time per process, at a lower CPU
+small pool of the app's own (``AppContext.password_checks``), ``CHECKS_AT_ONCE`` at a time, at a lower CPU
 priority: a burst of logins queues there instead of crowding out the threads, and the CPU, that serve every other
 request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dpm_server.http.workers import BackgroundPool
-
-T = TypeVar("T")
 CHECKS_AT_ONCE = 2
-_checks = BackgroundPool("dpm-password", CHECKS_AT_ONCE)
 _hasher = PasswordHasher(type=Type.ID)
 # Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -33,8 +26,3 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
-
-
-async def in_check_pool(work: Callable[[], T]) -> T:
-    """Runs ``work`` (which checks a password) in the password pool; waits on the event loop, not in a thread."""
-    return await _checks.run(work)

@@ -5,7 +5,7 @@ It is plain ASGI so that every response, including the ones it produces itself (
 
 A body is read whole here, within its size limit (a few KiB on the auth routes), and its nesting depth, the size of
 its objects and its text are checked before any route parses it; a large body is checked in a small pool of threads
-at a lower CPU priority (``dpm_server.http.workers``), never on the event loop.
+at a lower CPU priority (``dpm_server.workers``), never on the event loop.
 A login attempt is counted when it passes the edge, before the route checks the password, so concurrent attempts
 can never check more passwords than the login limit allows; a successful login gives its attempt back.
 """
@@ -27,15 +27,15 @@ from dpm_server.errors import ApiError, InternalError, PayloadTooLarge, RateLimi
 from dpm_server.http import bodies
 from dpm_server.http.handlers import render
 from dpm_server.http.ratelimit import Decision, IPNetwork, RateLimiter, client_ip
-from dpm_server.http.workers import BackgroundPool
 from dpm_server.logs import get_logger
+from dpm_server.workers import BackgroundPool
 
 LOGIN_PATH = "/api/auth/login"
 AUTH_PREFIX = "/api/auth/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _INLINE_CHECK_BYTES = 64 * 1024  # larger bodies are checked in the body-check pool
-_BODY_CHECKS = BackgroundPool("dpm-body-check", 2)
+BODY_CHECKS_AT_ONCE = 2
 log = get_logger("http")
 
 
@@ -60,6 +60,7 @@ class Edge:
         limiter: RateLimiter,
         login_limiter: RateLimiter,
         trusted_proxies: Sequence[IPNetwork],
+        body_checks: BackgroundPool,
         limits: BodyLimits,
     ) -> None:
         self.app = app
@@ -67,6 +68,7 @@ class Edge:
         self.login_limiter = login_limiter
         self.trusted = trusted_proxies
         self.limits = limits
+        self.body_checks = body_checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,7 +154,7 @@ class Edge:
         if len(body) <= _INLINE_CHECK_BYTES:
             error = bodies.check(body, self.limits.max_depth, self.limits.max_keys)
         else:
-            error = await _BODY_CHECKS.run(
+            error = await self.body_checks.run(
                 functools.partial(bodies.check, body, self.limits.max_depth, self.limits.max_keys)
             )
         return _replay(body, receive), error

@@ -1,7 +1,9 @@
 """One router per resource. Handlers are thin: parse, open a transaction, call one service function.
 
 A handler that writes builds its response inside the transaction, so that an answer which cannot be rendered
-rolls the change back instead of committing it behind a 500.
+rolls the change back instead of committing it behind a 500. ``ok`` renders what it can: a stored non-finite
+number (which the write paths refuse, so only an older version or a hand edit leaves one) is left out and reported,
+and any other failure to render raises, inside the transaction.
 """
 
 from __future__ import annotations

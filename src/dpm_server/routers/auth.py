@@ -6,8 +6,9 @@ import functools
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from dpm_server.auth import passwords, sessions, users
+from dpm_server.auth import sessions, users
 from dpm_server.auth.sessions import Issued
 from dpm_server.context import AppContext
 from dpm_server.db.tables import User
@@ -39,7 +40,9 @@ def _body(issued: Issued) -> JSONResponse:
 async def login(body: LoginRequest, context: Context) -> JSONResponse:
     """Log in with a user name or email. Each attempt counts against a stricter per-address limit before its
     password is checked; a successful login gives its attempt back."""
-    issued = await passwords.in_check_pool(functools.partial(_log_in, context, body))
+    found = await context.password_checks.run(functools.partial(_authenticate, context, body))
+    # Tokens are issued in the ordinary threadpool: waiting for the write lock must not hold a password-check thread.
+    issued = await run_in_threadpool(_issue, context, found) if found is not None else None
     if issued is None:
         log.info("failed login for %r", body.username)
         raise Unauthorized("Invalid username or password")
@@ -47,13 +50,14 @@ async def login(body: LoginRequest, context: Context) -> JSONResponse:
     return _body(issued)
 
 
-def _log_in(context: AppContext, body: LoginRequest) -> Issued | None:
+def _authenticate(context: AppContext, body: LoginRequest) -> User | None:
     # The password is checked in a read transaction: a burst of logins never holds the write lock, which every
     # change of the registry queues on.
     with context.db.read() as session:
-        found = users.authenticate(session, login=body.username, password=body.password)
-    if found is None:
-        return None
+        return users.authenticate(session, login=body.username, password=body.password)
+
+
+def _issue(context: AppContext, found: User) -> Issued | None:
     with context.db.write() as session:
         user = session.get(User, found.id)  # still there
         return sessions.issue(session, policy=context.tokens, user=user) if user else None

@@ -32,7 +32,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +46,7 @@ from dpm_server.outbound.client import Policy, fetch
 from dpm_server.outbound.guard import OutboundError
 from dpm_server.services.common import load
 from dpm_server.views import provider_auth, timestamp
+from dpm_server.workers import BackgroundPool
 
 if TYPE_CHECKING:
     from dpm_server.context import AppContext
@@ -66,8 +66,7 @@ class ConnectivityPool:
     def __init__(self, size: int, retry_after: float) -> None:
         self.size = size
         self.retry_after = max(1, math.ceil(retry_after))
-        self._executor: ThreadPoolExecutor | None = None  # started on first use, again after ``close``
-        self._lock = threading.Lock()
+        self._threads = BackgroundPool("dpm-connectivity", size, lower_priority=False)
         self._slots = threading.BoundedSemaphore(size)
 
     @classmethod
@@ -83,7 +82,7 @@ class ConnectivityPool:
                 headers={"Retry-After": str(self.retry_after)},
             )
         try:
-            future: Future[dict[str, Any]] = self._threads().submit(test)
+            future = self._threads.submit(test)
         except BaseException:
             self._slots.release()
             raise
@@ -91,18 +90,9 @@ class ConnectivityPool:
         future.add_done_callback(lambda _: self._slots.release())
         return await asyncio.wrap_future(future)
 
-    def _threads(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="dpm-connectivity")
-            return self._executor
-
     def close(self) -> None:
         """Lets running tests finish on their own; the app may start again (a new lifespan) and test again."""
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        self._threads.close()
 
 
 async def pooled_provider_test(context: AppContext, *, provider_id: str) -> dict[str, Any]:
