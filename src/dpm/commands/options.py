@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,12 +14,12 @@ from typing import Any
 
 import click
 
-from dpm.commands.session import session
+from dpm.commands.console import configure_logging, countdown
 from dpm.config.project import Project, load_project
 from dpm.errors import DpmError
 from dpm.pipeline import CompiledConfig, compile_config
 from dpm.registry.client import DEFAULT_MAX_WAIT
-from dpm.registry.targets import Session
+from dpm.registry.targets import Session, choose_target, connect
 from dpm.reports.diagnostics import TextReporter
 from dpm.values import has_errors
 
@@ -74,7 +75,11 @@ class RegistryArgs:
 
     @contextlib.contextmanager
     def session(self, project: Project, default: str | None = None) -> Iterator[Session]:
-        with session(project, self.registry or default, self.max_wait, self.verbose) as opened:
+        """A session with the registry these options name (``default`` when they name none)."""
+        configure_logging(self.verbose or "dynamic-providers" in os.environ.get("DEBUG", ""))
+        choice = choose_target(self.registry or default, project.registry, os.environ, project.root)
+        with connect(choice, os.environ, self.max_wait) as opened:
+            opened.client.wait = countdown
             yield opened
 
 

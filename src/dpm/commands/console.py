@@ -1,5 +1,5 @@
-"""A command's session with its registry: request logging, the target, and a visible countdown while dpm waits for
-the registry's rate-limit window.
+"""What a command shows on the terminal while it talks to a registry: its request log, and a countdown while dpm
+waits for the registry's rate-limit window.
 
 Logging is for people: warnings always, every request with -v or DEBUG=dynamic-providers:*. Never a secret: the
 client logs methods, paths, statuses and request ids only.
@@ -7,26 +7,11 @@ client logs methods, paths, statuses and request ids only.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sys
 import time
-from collections.abc import Iterator
 
 import click
-
-from dpm.config.project import Project
-from dpm.registry.targets import Session, choose_target, connect
-
-
-@contextlib.contextmanager
-def session(project: Project, registry: str | None, max_wait: float, verbose: bool) -> Iterator[Session]:
-    configure_logging(verbose or "dynamic-providers" in os.environ.get("DEBUG", ""))
-    choice = choose_target(registry, project.registry, os.environ, project.root)
-    with connect(choice, os.environ, max_wait) as opened:
-        opened.client.wait = countdown
-        yield opened
 
 
 def configure_logging(verbose: bool) -> None:
