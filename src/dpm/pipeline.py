@@ -14,10 +14,8 @@ say yes, to follow progress) comes in as a ``Conversation``.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -79,36 +77,22 @@ def compile_config(
 ) -> CompiledConfig:
     """Load, render, validate and compile the config that ``paths`` name. Needs no network."""
     project, problems = load_project(paths, environment, variables)
-    with paused_gc():
-        loaded = load(paths, stdin)
-        problems += loaded.diagnostics
-        renderer = Renderer(project.vars, os.environ if environ is None else environ)
-        rendered = []
-        for document in loaded.documents:
-            result, found = renderer.render(document)
-            rendered.append(result)
-            problems += found
-        checked, found = check_documents(rendered)
-        # A value whose expression failed is still the raw expression; its schema error would only repeat the first.
-        failed = {(p.file, p.line, p.column) for p in problems if p.code == "expression"}
-        problems += [p for p in found if (p.file, p.line, p.column) not in failed]
-        state, found = compile_state(checked, require_secrets=require_secrets)
+    loaded = load(paths, stdin)
+    problems += loaded.diagnostics
+    renderer = Renderer(project.vars, os.environ if environ is None else environ)
+    rendered = []
+    for document in loaded.documents:
+        result, found = renderer.render(document)
+        rendered.append(result)
+        problems += found
+    checked, found = check_documents(rendered)
+    # A value whose expression failed is still the raw expression; its schema error would only repeat the first.
+    failed = {(p.file, p.line, p.column) for p in problems if p.code == "expression"}
+    problems += [p for p in found if (p.file, p.line, p.column) not in failed]
+    state, found = compile_state(checked, require_secrets=require_secrets)
     problems += found
     problems.sort(key=Diagnostic.sort_key)
     return CompiledConfig(project, state, loaded.files, len(loaded.documents), problems)
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Compiling builds hundreds of thousands of small objects that all stay alive; cycle collection passes over
-    them would only cost time (a fifth of a large validate), so it pauses while they are built."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # ── desired + live → plan ────────────────────────────────────────────────────────────────────────────────────────

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from dpm.commands.options import ConfigArgs, config_options
+from dpm.commands.options import ConfigArgs, config_options, kept_for_the_process
 from dpm.config.yamlio import dump_yaml
-from dpm.pipeline import paused_gc
 from dpm.reports.diagnostics import REPORTERS
 from dpm.schemas import render_schema, schemas, write_schemas
 
@@ -36,7 +35,7 @@ def render(*, config: ConfigArgs, output: str) -> int:
     compiled = config.compile_valid()
     if compiled is None:
         return 1
-    with paused_gc():
+    with kept_for_the_process():
         data = compiled.state.to_data()
     click.echo(json.dumps(data, indent=2) if output == "json" else dump_yaml(data), nl=output == "json")
     return 0

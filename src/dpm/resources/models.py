@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from dpm.resources.templates import TOP_LEVEL_CUSTOMIZATIONS
 
@@ -139,14 +138,15 @@ Customizations = Annotated[dict[Text, JsonData], _at_most(MAX_ENTRIES), AfterVal
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    @model_validator(mode="wrap")
+    @model_validator(mode="before")
     @classmethod
-    def _few_unknown_keys(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    def _few_unknown_keys(cls, data: Any) -> Any:
+        # A before validator, not a wrap one: it runs for every object of a large config, and costs half as much.
         if isinstance(data, dict) and len(data) > len(cls.model_fields) + UNKNOWN_KEYS_LISTED:
             known = cls.model_fields
             if sum(1 for key in data if key not in known) > UNKNOWN_KEYS_LISTED:
                 raise too_many_unknown_keys(cls.__name__, data, known)
-        return handler(data)
+        return data
 
 
 ProviderIdentifier = Field(
