@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx
@@ -109,3 +109,12 @@ def model(identifier: str, provider_identifier: str | None = None) -> dict[str, 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def read_while(client: httpx.AsyncClient, keep_going: Callable[[], bool], latencies: list[float]) -> None:
+    """``GET /admin/providers`` back to back while ``keep_going()``, each latency appended in milliseconds."""
+    while keep_going():
+        started = time.perf_counter()
+        response = await client.get("/admin/providers")
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text

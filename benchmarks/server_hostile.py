@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from server_common import ADMIN, admin_headers, percentile, provider, running_server
+from server_common import ADMIN, admin_headers, percentile, provider, read_while, running_server
 
 JSON = {"Content-Type": "application/json"}
 SIXTEEN_MIB = 16 * 1024 * 1024
@@ -120,11 +120,7 @@ async def readers(base: str, token: dict[str, str], clients: int, done: Any) -> 
     async def one() -> None:
         async with httpx.AsyncClient(base_url=base, headers=token, timeout=60) as client:
             await client.get("/admin/providers")  # connect first: the opening handshake is not the measure
-            while not done.is_set():
-                started = time.perf_counter()
-                response = await client.get("/admin/providers")
-                latencies.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, response.text
+            await read_while(client, lambda: not done.is_set(), latencies)
 
     await asyncio.gather(*(one() for _ in range(clients)))
     return latencies

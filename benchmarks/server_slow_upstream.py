@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-from server_common import admin_headers, percentile, provider, running_server
+from server_common import admin_headers, percentile, provider, read_while, running_server
 
 OUTBOUND_TIMEOUT = 10  # the server's default DPM_SERVER_OUTBOUND_TIMEOUT
 
@@ -66,11 +66,7 @@ async def readers(client: httpx.AsyncClient, clients: int, seconds: float) -> li
     end = time.monotonic() + seconds
 
     async def one() -> None:
-        while time.monotonic() < end:
-            started = time.perf_counter()
-            response = await client.get("/admin/providers")
-            latencies.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.text
+        await read_while(client, lambda: time.monotonic() < end, latencies)
 
     await asyncio.gather(*(one() for _ in range(clients)))
     return latencies
