@@ -31,3 +31,18 @@ def test_schema_errors_never_echo_a_secret() -> None:
     _, problems = check_documents([rendered])
     assert problems
     assert all("canary-value" not in p.message for p in problems)
+
+
+def test_an_object_with_very_many_unknown_keys_lists_a_hundred_and_counts_the_rest() -> None:
+    provider = (
+        "kind: Provider\nidentifier: acme\nname: A\napiEndpoint: https://a.example/v1\nauthMethod: api_key\n"
+        "authConfig: {type: api_key, fields: {apiKey: k}}\ncapabilities: {supportsSystemMessages: true, "
+        "maxContextLength: 1000, supportedRoles: [user], supportsStreaming: true, supportsTools: true}\n"
+    )
+    extra = "".join(f"extra{i}: {i}\n" for i in range(150))
+    (document,), _ = load_documents("f.yaml", provider + extra)
+    _, problems = check_documents([document])
+    unknown = [p for p in problems if p.code == "unknown-key"]
+    assert len(unknown) == 101
+    assert unknown[-1].message == "50 more unknown keys are not listed"
+    assert unknown[-1].line == 1

@@ -142,6 +142,8 @@ def _diagnostic(model: type[BaseModel], document: Document, base: Path, error: E
         name = str(error["loc"][-1])
         hint = did_you_mean(name, _field_names(model, error["loc"][:-1]))
         return Diagnostic.error("unknown-key", f"unknown key '{name}'", document.mark(path, key=True), path, hint)
+    if kind == "too_many_errors":  # an object with more unknown keys than are listed: the count of the rest
+        return Diagnostic.error("unknown-key", error["msg"], document.mark(path), path)
     if kind == "missing":
         name = str(error["loc"][-1])
         where = document.mark(path[:-1])
