@@ -2,7 +2,8 @@
 
     DpmError            anything dpm can explain; exit code 1 unless a subclass says otherwise
     ├── UsageError      the command line names something that does not exist or does not fit
-    └── RenderError     an expression in a config file cannot be evaluated (caught per value by render)
+    ├── RenderError     an expression in a config file cannot be evaluated (caught per value by render)
+    └── Cancelled       the person at the terminal said no; said plainly, as Terraform does ("Apply cancelled.")
 
 Problems in config files are not exceptions: they are ``Diagnostic`` values, so one run reports all of them.
 """
@@ -24,4 +25,8 @@ class UsageError(DpmError):
 
 
 class RenderError(DpmError):
+    pass
+
+
+class Cancelled(DpmError):
     pass

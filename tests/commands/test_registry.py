@@ -46,6 +46,14 @@ def test_a_saved_plan_holds_no_secret_and_applies_exactly_once(repo: Path, dpm: 
     assert "provider openai now exists (the plan would create it)" in second.err
 
 
+def test_a_saved_plan_applies_without_asking_since_the_file_is_what_was_reviewed(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("plan", "-o", "plan.json").exit_code == 0
+    applied = dpm("apply", "--plan", "plan.json")  # no terminal and no --auto-approve: the file is the approval
+    assert applied.exit_code == 0, applied.err
+    assert "Verified: the registry matches the configuration." in applied.out
+    assert dpm("plan", "--detailed-exitcode").exit_code == 0
+
+
 def test_a_stale_plan_exits_3_and_writes_nothing(repo: Path, dpm: RunDpm) -> None:
     assert dpm("apply", "--auto-approve").exit_code == 0
     edit(repo / "providers.d" / "openai.yaml", "name: GPT-4o mini", "name: GPT-4o mini (cheap)")

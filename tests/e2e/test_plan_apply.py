@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import pty
 import socket
+import subprocess
 import threading
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from dpm.pipeline import compile_config
 from dpm.registry.client import Credentials, RegistryClient
 from dpm.values import Ownership
 from tests.conftest import REPO
-from tests.e2e.conftest import ADMIN, CANARY, SECRETS, Server, clean_environment, run_dpm
+from tests.e2e.conftest import ADMIN, CANARY, DPM, SECRETS, Server, clean_environment, run_dpm
 from tests.server.outbound.fake_provider import FakeProvider
 
 
@@ -235,3 +238,28 @@ def test_test_connectivity_calls_the_provider_and_fails_the_run_when_a_test_fail
             assert "sk-wrong-key" not in failed.out + failed.err
         finally:
             server.stop()
+
+
+def test_declining_the_prompt_cancels_the_apply_and_exits_1(server: Server, config_repo: Path) -> None:
+    """As in Terraform: answering anything but yes at a real terminal prints "Apply cancelled." and exits 1."""
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, b"n\n")
+        done = subprocess.run(
+            [DPM, "apply"],
+            cwd=config_repo,
+            env=env,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("Apply cancelled.")
+    assert "interrupted" not in done.stderr
+    assert run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env).exit_code == 2  # nothing was written

@@ -17,7 +17,7 @@ import dpm_server
 from dpm import __version__
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.registry import apply_command, drift, dump, plan
-from dpm.errors import DpmError
+from dpm.errors import Cancelled, DpmError
 
 
 class _LazyGroup(click.Group):
@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("dpm: interrupted", err=True)
         return 130
+    except Cancelled as exc:
+        click.echo(exc.message)
+        return exc.exit_code
     except DpmError as exc:
         click.echo(f"dpm: error: {exc.message}", err=True)
         if exc.hint:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from dpm import pipeline
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
 from dpm.engine.plan import Plan
-from dpm.errors import DpmError, UsageError
+from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.reports.drift import DRIFT_REPORTERS
 from dpm.reports.outcome import outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
@@ -58,7 +58,7 @@ def plan(
 @registry_options
 @prune_option
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), help="Apply this saved plan.")
-@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation (implied by --plan).")
 @click.option("--allow-deletes", type=click.IntRange(min=0), help="Allow this many deletes (beyond maxDeletes).")
 @click.option("--test-connectivity", is_flag=True, help="Test each created or changed provider; fail if one fails.")
 def apply_command(
@@ -73,12 +73,14 @@ def apply_command(
 ) -> int:
     """Carry out a plan: show it, ask, apply it, and verify that nothing is left to do.
 
-    Without --plan, the plan is made now from PATH. With --plan, exactly that saved plan is applied, after
-    checking in one request that nothing it touches has moved (exit 3 when it has).
+    Without --plan, the plan is made now from PATH, shown, and applied once you say yes. With --plan, exactly that
+    saved plan is applied without asking (it was reviewed when it was made), after checking in one request that
+    nothing it touches has moved (exit 3 when it has).
     """
     conversation = pipeline.Conversation(
         show=lambda made: click.echo(TextPlanReporter(color=sys.stdout.isatty()).report(made)),
-        confirm=lambda target: _confirm(auto_approve, target),
+        # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
+        confirm=lambda target: _confirm(auto_approve or plan_file is not None, target),
         progress=lambda message: click.echo(message, err=True),
     )
     if plan_file is not None:
@@ -129,7 +131,7 @@ def _confirm(auto_approve: bool, target: str) -> None:
     if not sys.stdin.isatty():
         raise DpmError("refusing to apply without confirmation: there is no terminal to ask", "pass --auto-approve")
     if not click.confirm(f"Apply these changes to the {target}?", default=False):
-        raise click.exceptions.Abort()
+        raise Cancelled("Apply cancelled.")
 
 
 @click.command()
