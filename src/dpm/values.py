@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dpm.resources.secrets import short_fingerprint
-
 Path = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
 
@@ -107,10 +105,10 @@ class Secret:
         return self._value
 
     def masked(self) -> str:
+        # Nothing derived from the value: even a short unsalted hash in a CI log lets anyone test guesses of a
+        # weak secret. Whether it changed is the plan's to say, against the registry's salted fingerprint.
         label = ", ".join(self.names)
-        if self._value is None:
-            return f"[secret {label}: not set]"
-        return f"[secret {label} {short_fingerprint(self._value)}]"
+        return f"[secret {label}: not set]" if self._value is None else f"[secret {label}]"
 
     def __repr__(self) -> str:
         return f"Secret({self.masked()})"

@@ -14,7 +14,7 @@ from typing import Any
 from dpm.config.validate import Checked, check_schema, rule_diagnostics, without_secrets
 from dpm.config.yamlio import Document
 from dpm.resources import models, rules, templates
-from dpm.resources.secrets import REDACTED, is_sensitive_field, short_fingerprint
+from dpm.resources.secrets import REDACTED, is_sensitive_field
 from dpm.values import Diagnostic, Mark, Path, Secret, Severity, leaves
 
 
@@ -60,10 +60,7 @@ def _masked_fields(fields: Any) -> Any:
     if not isinstance(fields, dict):
         return masked(fields)
     return {
-        name: f"[REDACTED {short_fingerprint(v)}]"
-        if is_sensitive_field(name) and isinstance(v, str) and v != REDACTED
-        else masked(v)
-        for name, v in fields.items()
+        name: REDACTED if is_sensitive_field(name) and isinstance(v, str) else masked(v) for name, v in fields.items()
     }
 
 

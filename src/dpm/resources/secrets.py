@@ -47,8 +47,3 @@ def fingerprint_matches(print_: str, value: str) -> bool | None:
     except ValueError:
         return None
     return hmac.compare_digest(expected, print_)
-
-
-def short_fingerprint(value: str) -> str:
-    """An unsalted 8-hex-digit fingerprint for display, enough to see that a value changed."""
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:8]
