@@ -144,3 +144,42 @@ def test_masked_replaces_secrets_by_field_and_leaves_lookalikes_alone() -> None:
     assert uuid in shown
     assert '"region": "eu"' in shown
     assert "uses apiKey" in shown
+
+
+@pytest.mark.parametrize(
+    ("name", "field_yaml"),
+    [
+        ("provider field", "  fields:\n    apiKey: k\n    organizationId: ${{ secret.DPM_ORG }}\n"),
+        ("provider field, other case", "  fields:\n    apiKey: k\n    region: ${{ secret.DPM_ORG }}\n"),
+    ],
+)
+def test_a_secret_in_a_field_the_registry_stores_in_clear_is_an_error(
+    tmp_path: Path, name: str, field_yaml: str
+) -> None:
+    text = PROVIDER.format(identifier="acme").replace("  fields:\n    apiKey: ${{ secret.DPM_ACME_KEY }}\n", field_yaml)
+    write(tmp_path, "acme.yaml", text)
+    config = compile_config([str(tmp_path)], environ={"DPM_ORG": "sk-canary-org"})
+    errors = [d for d in config.diagnostics if d.code == "secret-placement"]
+    assert len(errors) == 1, name
+    assert "stores in clear" in errors[0].message
+    assert "apiKey, clientSecret" in errors[0].message  # names the sensitive set
+    assert errors[0].path.startswith("authConfig.fields.")
+    assert "sk-canary-org" not in errors[0].message
+
+
+def test_a_secret_in_a_template_or_customization_field_stored_in_clear_is_an_error(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "t.yaml",
+        "kind: ProviderTemplate\nname: Team\nproviderConfig:\n  authMethod: api_key\n"
+        "  authConfig:\n    type: api_key\n    fields:\n      orgId: ${{ secret.DPM_ORG }}\n",
+    )
+    write(
+        tmp_path,
+        "p.yaml",
+        "kind: Provider\nidentifier: mistral\nname: Mistral\nfromTemplate: mistral-template\n"
+        "customizations:\n  apiKey: ${{ secret.DPM_KEY }}\n  workspace: ${{ secret.DPM_ORG }}\n",
+    )
+    config = compile_config([str(tmp_path)], environ={"DPM_ORG": "o", "DPM_KEY": "k"})
+    placed = sorted(d.path for d in config.diagnostics if d.code == "secret-placement")
+    assert placed == ["customizations.workspace", "providerConfig.authConfig.fields.orgId"]

@@ -14,7 +14,7 @@ from typing import Any
 from dpm.config.validate import Checked, check_schema, rule_diagnostics, without_secrets
 from dpm.config.yamlio import Document
 from dpm.resources import models, rules, templates
-from dpm.resources.secrets import REDACTED, is_sensitive_field
+from dpm.resources.secrets import REDACTED, SENSITIVE_FIELDS, is_sensitive_field
 from dpm.values import Diagnostic, Mark, Path, Secret, Severity, leaves
 
 
@@ -153,6 +153,13 @@ class _Compiler:
             if not allowed(path):
                 message = f"secret {names} is used here, but secrets may only fill authConfig.fields values"
                 hint = "put the secret in an authConfig.fields entry and use it in a header as {{fieldName}}"
+                self.problems.append(Diagnostic.error("secret-placement", message, where, path, hint))
+            elif not is_sensitive_field(str(path[-1])):
+                message = (
+                    f"secret {names} fills the field {path[-1]}, which the registry stores in clear and returns to "
+                    f"every reader: it encrypts only the sensitive fields ({SENSITIVE_FIELDS})"
+                )
+                hint = f"if {path[-1]} is not a secret, write its value in clear; if it is, give it a sensitive name"
                 self.problems.append(Diagnostic.error("secret-placement", message, where, path, hint))
             elif not secret.known:
                 severity: Severity = "error" if self.require_secrets else "warning"

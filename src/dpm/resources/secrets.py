@@ -14,6 +14,10 @@ import secrets
 REDACTED = "[REDACTED]"
 
 _ALWAYS_SENSITIVE = frozenset({"apikey", "clientsecret", "secretaccesskey", "sessiontoken"})
+SENSITIVE_FIELDS = (
+    "apiKey, clientSecret, secretAccessKey, sessionToken, and any name that holds secret, password or token or ends "
+    "in key (not accessKeyId), in any case"
+)  # what ``is_sensitive_field`` accepts, in words for messages
 _NEVER_SENSITIVE = frozenset({"accesskeyid"})
 
 
