@@ -206,9 +206,15 @@ def renderer_for(plan: Plan, environ: Mapping[str, str] | None = None) -> Render
     return Renderer(plan.vars, os.environ if environ is None else environ)
 
 
+def unset_secrets(plan: Plan, environ: Mapping[str, str] | None = None) -> list[str]:
+    """What apply of ``plan`` would fail on because a secret it needs is not in the environment: a plan that says
+    so fails, rather than passing review and failing on merge."""
+    return apply.unset_secrets(plan.changes, renderer_for(plan, environ))
+
+
 def check_applicable(plan: Plan, renderer: Renderer, max_deletes: int | None) -> None:
     """Refuse, before any write, what is sure to fail or needs saying yes to twice."""
-    problems = apply.unset_secrets_for_creates(plan.changes, renderer)
+    problems = apply.unset_secrets(plan.changes, renderer)
     if problems:
         raise DpmError("cannot apply: " + "; ".join(problems), "export the missing DPM_* secrets and apply again")
     deletes = plan.counts.delete

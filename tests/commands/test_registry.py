@@ -54,6 +54,26 @@ def test_a_saved_plan_applies_without_asking_since_the_file_is_what_was_reviewed
     assert dpm("plan", "--detailed-exitcode").exit_code == 0
 
 
+def test_a_plan_that_needs_an_unset_secret_fails_and_is_not_saved(
+    repo: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DPM_OPENAI_API_KEY")
+    refused = dpm("plan", "-o", "plan.json")
+    assert refused.exit_code == 1
+    assert "+ provider openai" in refused.out  # shown for review all the same
+    assert "this plan cannot be applied: provider openai: ${{ secret.DPM_OPENAI_API_KEY }}" in refused.err
+    assert "Saved the plan" not in refused.out
+    assert not (repo / "plan.json").exists()
+
+    # Once openai exists, its unset key is kept as it is: no obstacle, only the warning.
+    monkeypatch.setenv("DPM_OPENAI_API_KEY", SECRETS["DPM_OPENAI_API_KEY"])
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    monkeypatch.delenv("DPM_OPENAI_API_KEY")
+    kept = dpm("plan", "--detailed-exitcode")
+    assert kept.exit_code == 0, kept.err
+    assert "secret DPM_OPENAI_API_KEY is not set" in kept.err
+
+
 def test_a_stale_plan_exits_3_and_writes_nothing(repo: Path, dpm: RunDpm) -> None:
     assert dpm("apply", "--auto-approve").exit_code == 0
     edit(repo / "providers.d" / "openai.yaml", "name: GPT-4o mini", "name: GPT-4o mini (cheap)")

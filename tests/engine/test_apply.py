@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from dpm.config.render import Renderer
-from dpm.engine.apply import carry_out, steps, unset_secrets_for_creates
+from dpm.engine.apply import carry_out, steps, unset_secrets
 from dpm.engine.payload import SecretMoved
-from dpm.engine.plan import Change
+from dpm.engine.plan import Change, SecretNote
 from dpm.registry.client import Credentials, RegistryClient
 from dpm.resources.secrets import fingerprint, fingerprint_matches
 from dpm_server.embedded import embedded_registry
@@ -126,16 +126,26 @@ def test_batches_fill_up_to_max_bytes() -> None:
     assert [len(step.changes) for step in steps(changes, max_bytes=3 * one + 3)] == [3]
 
 
-def test_creates_whose_secrets_are_unset_are_named_and_updates_are_not() -> None:
+def test_unset_secrets_of_creates_and_of_secrets_an_update_adds_are_named() -> None:
     marker = {"$secret": KEY, "fingerprint": None}
     changes = [
         create_provider("acme", api_key=marker),
+        # The registry holds beta's key already: an unknown value keeps it, so that is no obstacle.
         Change(action="update", kind="provider", identifier="beta", body=provider("beta", api_key=marker)),
+        # Gamma's key is new: without its value there is nothing to send.
+        Change(
+            action="update",
+            kind="provider",
+            identifier="gamma",
+            body=provider("gamma", api_key=marker),
+            secrets=[SecretNote(field="apiKey", status="added")],
+        ),
     ]
-    assert unset_secrets_for_creates(changes, Renderer({}, {})) == [
-        "provider acme: ${{ secret.DPM_ACME_KEY }} cannot be resolved (not set in the environment)"
+    assert unset_secrets(changes, Renderer({}, {})) == [
+        "provider acme: ${{ secret.DPM_ACME_KEY }} cannot be resolved (not set in the environment)",
+        "provider gamma: ${{ secret.DPM_ACME_KEY }} cannot be resolved (not set in the environment)",
     ]
-    assert unset_secrets_for_creates(changes, Renderer({}, ENVIRON)) == []
+    assert unset_secrets(changes, Renderer({}, ENVIRON)) == []
 
 
 # -- carry_out: against a real registry ---------------------------------------------------------------------------

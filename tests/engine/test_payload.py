@@ -99,7 +99,7 @@ def test_a_secret_missing_at_apply_is_sent_as_redacted_to_keep_the_stored_value(
     made = acme_body(tmp_path)
     renderer = Renderer({}, {})
     assert resolve(made, renderer)["authConfig"]["fields"]["apiKey"] == REDACTED
-    assert unresolved(made, renderer) == [EXPRESSION]
+    assert unresolved(made, renderer) == [(("authConfig", "fields", "apiKey"), EXPRESSION)]
     assert unresolved(made, Renderer({}, _env(CANARY))) == []
 
 

@@ -38,7 +38,8 @@ def plan(
 ) -> int:
     """Show what apply would change in the registry. Reads the registry once (one request).
 
-    With -o, the plan is also saved for `dpm apply --plan`; it holds no secret values.
+    With -o, the plan is also saved for `dpm apply --plan`; it holds no secret values. A plan that needs a secret
+    the environment lacks (for a create, or a secret an update adds) fails instead, naming it, and is not saved.
     """
     compiled = config.compile_valid()
     if compiled is None:
@@ -47,9 +48,13 @@ def plan(
         made = pipeline.make_plan(
             compiled, session.client, session.target, compiled.ownership(prune), registry=session.url
         )
-    if out is not None:
-        out.write_text(made.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    click.echo(plan_reporter(output, color=sys.stdout.isatty(), saved_as=out).report(made))
+    unset = pipeline.unset_secrets(made)
+    saved_as = out if not unset else None  # a plan that cannot be applied is shown, never saved
+    if saved_as is not None:
+        saved_as.write_text(made.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    click.echo(plan_reporter(output, color=sys.stdout.isatty(), saved_as=saved_as).report(made))
+    if unset:
+        raise DpmError("this plan cannot be applied: " + "; ".join(unset), "export the missing DPM_* secrets and plan")
     return 2 if detailed_exitcode and not made.empty else 0
 
 

@@ -74,14 +74,19 @@ def _empty() -> dict[str, list[dict[str, Any]]]:
     return {"providers": [], "models": [], "templates": []}
 
 
-def unset_secrets_for_creates(changes: Sequence[Change], renderer: Renderer) -> list[str]:
-    """Objects to be created whose secrets are not in the environment: apply cannot create them."""
-    return [
-        f"{change.kind} {change.key}: {expression} cannot be resolved (not set in the environment)"
-        for change in changes
-        if change.action == "create"
-        for expression in unresolved(change.body, renderer)
-    ]
+def unset_secrets(changes: Sequence[Change], renderer: Renderer) -> list[str]:
+    """What apply cannot do because a secret it needs is not in the environment: every secret of a create, and each
+    secret an update adds. A secret the registry already holds is kept when its value is unknown, so it is no
+    obstacle."""
+    problems = []
+    for change in changes:
+        added = {note.field for note in change.secrets if note.status == "added"}
+        for path, expression in unresolved(change.body, renderer):
+            if change.action == "create" or path[-1] in added:
+                problems.append(
+                    f"{change.kind} {change.key}: {expression} cannot be resolved (not set in the environment)"
+                )
+    return problems
 
 
 def carry_out(

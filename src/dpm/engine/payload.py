@@ -17,7 +17,7 @@ from dpm.config.render import Renderer
 from dpm.engine.plan import Change
 from dpm.errors import DpmError
 from dpm.resources.secrets import REDACTED, fingerprint, fingerprint_matches
-from dpm.values import Secret, leaves, rebuild
+from dpm.values import Path, Secret, leaves, rebuild
 
 MARKER = "$secret"
 _VOLATILE = frozenset({"lastTested", "testResult", "modelCount"})
@@ -59,10 +59,10 @@ def is_marker(value: Any) -> bool:
     return isinstance(value, Mapping) and MARKER in value
 
 
-def unresolved(value: Any, renderer: Renderer) -> list[str]:
-    """The secret expressions in ``value`` whose variables are not set in the environment."""
-    markers = (marker for _, marker in leaves(value, is_leaf=is_marker) if is_marker(marker))
-    return [str(marker[MARKER]) for marker in markers if _secret(marker, renderer) is None]
+def unresolved(value: Any, renderer: Renderer) -> list[tuple[Path, str]]:
+    """Where ``value`` holds a secret whose variables are not set in the environment, and its expression."""
+    markers = ((path, marker) for path, marker in leaves(value, is_leaf=is_marker) if is_marker(marker))
+    return [(path, str(marker[MARKER])) for path, marker in markers if _secret(marker, renderer) is None]
 
 
 def resolve(value: Any, renderer: Renderer) -> Any:
