@@ -25,7 +25,7 @@ from dpm.config.project import Project, load_project
 from dpm.config.render import Renderer
 from dpm.config.validate import check_documents
 from dpm.engine import apply, payload
-from dpm.engine.diff import diff
+from dpm.engine.diff import diff, kept
 from dpm.engine.drift import DriftReport, detect
 from dpm.engine.dump import Dumped, dump
 from dpm.engine.live import LiveState, live_from_export
@@ -133,6 +133,7 @@ def make_plan(
         changes=changes,
         counts=count(changes),
         warnings=warnings,
+        kept=kept(config.state, live, owner),
         requests=cost,
         vars=dict(config.project.vars),
     )
@@ -246,7 +247,7 @@ def run_apply(
     client.refresh_registry()
     live = read_live(client)
     left = diff(state, live, owner)[0] if state is not None else _missing(plan, live)
-    return Applied(outcome, left, live)
+    return Applied(outcome, left, live, kept=list(plan.kept))
 
 
 def _missing(plan: Plan, live: LiveState) -> list[Change]:

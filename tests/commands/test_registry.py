@@ -121,7 +121,14 @@ def test_prune_is_off_by_default_and_guarded(repo: Path, dpm: RunDpm) -> None:
     (repo / "providers.d" / "openai.yaml").unlink()
     (repo / "providers.d" / "anthropic.yaml").unlink()
     kept = dpm("plan", "--detailed-exitcode")
-    assert kept.exit_code == 0
+    assert kept.exit_code == 0  # nothing for apply to do
+    # Deleting a file never passes for "matches": the plan lists what the registry still holds, and its fate.
+    assert "The registry matches the configuration" not in kept.out
+    assert "? provider openai (4 model(s)): in the registry, not in the files; kept (--prune deletes it)" in kept.out
+    assert "Kept: 2 object(s) in scope that the files lack." in kept.out
+    as_json = json.loads(dpm("plan", "--format", "json").out)
+    assert {k["identifier"] for k in as_json["kept"]} == {"openai", "anthropic"}
+    assert "**Kept:** 2 object(s)" in dpm("plan", "--format", "markdown").out
     pruning = dpm("plan", "--prune")
     assert "- provider openai" in pruning.out
     assert "Plan: 0 to create, 0 to update, 9 to delete." in pruning.out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dpm.engine.outcome import Applied, Outcome
-from dpm.engine.plan import Change
+from dpm.engine.plan import Change, Kept
 from dpm.reports.outcome import outcome_summary
 
 ACME = Change(action="create", kind="provider", identifier="acme")
@@ -60,3 +60,10 @@ def test_failed_connectivity_tests_follow_the_verification() -> None:
         "Verified: the registry matches the configuration.",
         "connectivity test failed: acme: 401 from the provider",
     ]
+
+
+def test_verified_says_matches_only_when_nothing_in_scope_was_kept() -> None:
+    kept = [Kept(kind="provider", identifier="old-lab", models=2)]
+    summary = outcome_summary(Applied(Outcome(applied=[ACME]), left=[], kept=kept))
+    assert "matches" not in summary
+    assert "the registry also holds 1 object(s) in scope that the files lack (kept; --prune deletes them)" in summary

@@ -16,7 +16,7 @@ from dpm.engine.fielddiff import field_changes
 from dpm.engine.live import LiveState
 from dpm.engine.normalize import model_view, pair_secrets, provider_view, template_view
 from dpm.engine.payload import live_version
-from dpm.engine.plan import Change, FieldChange, Kind, SecretNote
+from dpm.engine.plan import Change, FieldChange, Kept, Kind, SecretNote
 from dpm.values import Ownership, Secret, format_path
 
 
@@ -112,17 +112,32 @@ class _Differ:
         )
 
     def prune(self) -> None:
-        for identifier, provider in self.live.providers.items():
-            if identifier in self.desired.providers or not self.ownership.owns(provider):
-                continue
+        providers, templates = _not_in_files(self.desired, self.live, self.ownership)
+        for identifier in providers:
+            provider = self.live.providers[identifier]
             for model_identifier, model in self.live.models.get(identifier, {}).items():
                 self.delete("model", identifier, model_identifier, model_view(model), model)
             view = provider_view(provider)
             pair_secrets({}, view["authConfig"]["fields"], {})
             self.delete("provider", None, identifier, view, provider)
-        for name, template in self.live.templates.items():
-            if name not in self.desired.templates:
-                self.delete("template", None, name, template_view(template), template)
+        for name in templates:
+            self.delete("template", None, name, template_view(self.live.templates[name]), self.live.templates[name])
+
+
+def _not_in_files(desired: DesiredState, live: LiveState, ownership: Ownership) -> tuple[list[str], list[str]]:
+    """The providers in scope and the custom templates that the registry holds and the files lack."""
+    providers = [i for i, p in live.providers.items() if i not in desired.providers and ownership.owns(p)]
+    return providers, [name for name in live.templates if name not in desired.templates]
+
+
+def kept(desired: DesiredState, live: LiveState, ownership: Ownership) -> list[Kept]:
+    """What prune would delete and, with prune off, is kept: a plan lists these, so that deleting a file never
+    passes for "no changes"."""
+    if ownership.prune:
+        return []
+    providers, templates = _not_in_files(desired, live, ownership)
+    found = [Kept(kind="template", identifier=name) for name in sorted(templates)]
+    return found + [Kept(kind="provider", identifier=i, models=len(live.models.get(i, {}))) for i in sorted(providers)]
 
 
 def _leaves(value: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:

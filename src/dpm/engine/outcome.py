@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dpm.engine.live import LiveState
-from dpm.engine.plan import Change
+from dpm.engine.plan import Change, Kept
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Applied:
     left: list[Change] | None = None  # None when apply stopped before verifying
     live: LiveState | None = None
     connectivity_failures: list[str] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)  # the plan's: in scope, in the registry, not in the files
 
     @property
     def ok(self) -> bool:

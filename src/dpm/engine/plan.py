@@ -64,6 +64,18 @@ class Change(Record):
         return (1, -level, self.key) if self.action == "delete" else (0, level, self.key)
 
 
+class Kept(Record):
+    """An object in scope that the registry holds and the files lack, kept because prune is off."""
+
+    kind: Kind
+    identifier: str = Field(description="Provider identifier or template name.")
+    models: int = Field(default=0, description="For a provider: how many models it holds.")
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.identifier}" + (f" ({self.models} model(s))" if self.models else "")
+
+
 class Counts(Record):
     create: int = 0
     update: int = 0
@@ -90,6 +102,11 @@ class Plan(Record):
     changes: list[Change] = Field(default_factory=list)
     counts: Counts = Field(default_factory=Counts)
     warnings: list[str] = Field(default_factory=list)
+    kept: list[Kept] = Field(
+        default_factory=list,
+        description="Objects in scope that the registry holds and the files lack: kept, since prune is off "
+        "(--prune deletes them). A plan with none of them and no changes means the registry matches the files.",
+    )
     requests: RequestCost
     vars: dict[str, Any] = Field(default_factory=dict, description="The vars the config was rendered with.")
     checksum: str | None = Field(default=None, description="sha256 of the plan without this field.")

@@ -53,8 +53,11 @@ class MarkdownPlanReporter:
 
     def report(self, plan: Plan) -> str:
         head = f"### dpm plan for the {plan.target}\n\n"
-        if plan.empty:
+        kept = _kept(plan)
+        if plan.empty and not plan.kept:
             return head + "No changes. The registry matches the configuration.\n"
+        if plan.empty:
+            return head + "No changes to make, but the registry holds objects in scope that the files lack.\n" + kept
         head += "| | create | update | delete |\n|---|---:|---:|---:|\n"
         for level in LEVELS:
             counts = [
@@ -65,8 +68,18 @@ class MarkdownPlanReporter:
         head += f"\n**Plan: {c.create} to create, {c.update} to update, {c.delete} to delete.** "
         head += f"Applying costs {plan.requests.apply} request(s).\n\n"
         head += "".join(f"> ⚠️ {w}\n" for w in plan.warnings) + ("\n" if plan.warnings else "")
+        head += kept + ("\n" if kept else "")
         sections = [(f"{c.kind} {c.key}", _details(_change_summary(c), _change_lines(c))) for c in plan.changes]
         return _truncated(head, sections, _where_full(self.saved_as))
+
+
+def _kept(plan: Plan) -> str:
+    if not plan.kept:
+        return ""
+    listed = "".join(
+        f"- `{k.kind} {k.identifier}`" + (f" ({k.models} model(s))" if k.models else "") + "\n" for k in plan.kept
+    )
+    return f"\n**Kept:** {len(plan.kept)} object(s) in scope that the files lack (`--prune` deletes them):\n\n{listed}"
 
 
 def _change_summary(change: Change) -> str:

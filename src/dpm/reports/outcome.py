@@ -29,6 +29,11 @@ def outcome_summary(applied: Applied) -> str:
         if verified:
             lines.append(f"Verification found {len(verified)} change(s) still to make:")
             lines += [_line(c) for c in verified]
+        elif applied.kept:
+            lines.append(
+                f"Verified: the plan is carried out; the registry also holds {len(applied.kept)} object(s) in scope "
+                "that the files lack (kept; --prune deletes them)."
+            )
         else:
             lines.append("Verified: the registry matches the configuration.")
     lines += [f"connectivity test failed: {failure}" for failure in applied.connectivity_failures]

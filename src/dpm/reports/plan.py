@@ -42,13 +42,16 @@ class TextPlanReporter:
         lines = [f"dpm plan for {plan.target}" + (f" (revision {plan.liveRevision})" if plan.liveRevision else "")]
         lines.append("")
         if plan.empty:
-            lines.append("No changes. The registry matches the configuration.")
+            lines.append(_nothing_to_do(plan))
         for change in plan.changes:
             lines += self._change(change)
+        lines += [f"? {kept.label}: in the registry, not in the files; kept (--prune deletes it)" for kept in plan.kept]
         lines.append("")
         counts = plan.counts
         if not plan.empty:
             lines.append(f"Plan: {counts.create} to create, {counts.update} to update, {counts.delete} to delete.")
+        if plan.kept:
+            lines.append(f"Kept: {len(plan.kept)} object(s) in scope that the files lack.")
         lines.append(_cost(plan))
         lines += [f"warning: {w}" for w in plan.warnings]
         if self.saved_as is not None:
@@ -81,6 +84,13 @@ class JsonPlanReporter:
 
     def report(self, plan: Plan) -> str:
         return plan.model_dump_json(indent=2)
+
+
+def _nothing_to_do(plan: Plan) -> str:
+    """Said only when true: the registry matches the files unless it holds objects in scope that they lack."""
+    if not plan.kept:
+        return "No changes. The registry matches the configuration."
+    return "No changes to make, but the registry holds objects in scope that the files lack (kept, listed below)."
 
 
 def _cost(plan: Plan) -> str:
