@@ -216,3 +216,24 @@ def test_system_providers_and_templates_are_never_touched(repo: Path, dpm: RunDp
     deleted = {(c["kind"], c["identifier"]) for c in json.loads(out)["changes"] if c["action"] == "delete"}
     assert ("template", "internal-gateway") in deleted
     assert not any(name.endswith("-template") or name in ("OpenAI", "Anthropic") for _, name in deleted)
+
+
+def test_drift_fails_when_it_cannot_compare_a_secret_unless_told_to_skip_them(
+    repo: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    monkeypatch.delenv("DPM_OPENAI_API_KEY")  # a key rotated by hand would go unseen without it
+    refused = dpm("drift")
+    assert refused.exit_code == 1
+    assert "cannot compare the secrets DPM_OPENAI_API_KEY: not set in the environment" in refused.err
+    assert "--skip-secrets" in refused.err
+    assert "matches" not in refused.out
+    skipped = dpm("drift", "--skip-secrets")
+    assert skipped.exit_code == 0, skipped.err
+    assert "No drift in what could be compared" in skipped.out
+    assert "Secrets not compared (not set in the environment): DPM_OPENAI_API_KEY." in skipped.out
+    as_json = json.loads(dpm("drift", "--skip-secrets", "--format", "json").out)
+    assert as_json["secretsNotCompared"] == ["DPM_OPENAI_API_KEY"]
+    markdown = dpm("drift", "--skip-secrets", "--format", "markdown").out
+    assert "Secrets not compared (not set in the environment): `DPM_OPENAI_API_KEY`" in markdown
+    assert "matches" not in markdown

@@ -143,14 +143,24 @@ def _confirm(auto_approve: bool, target: str) -> None:
 @config_options
 @registry_options
 @click.option("--format", "output", type=click.Choice(sorted(DRIFT_REPORTERS)), default="text", show_default=True)
-def drift(*, config: ConfigArgs, registry: RegistryArgs, output: str) -> int:
-    """Report what changed in the registry outside git (one request). Exit 2 when there is drift."""
+@click.option("--skip-secrets", is_flag=True, help="Report the rest when secrets cannot be compared (not set).")
+def drift(*, config: ConfigArgs, registry: RegistryArgs, output: str, skip_secrets: bool) -> int:
+    """Report what changed in the registry outside git (one request). Exit 2 when there is drift.
+
+    A secret whose DPM_* variable is not set cannot be compared: that fails the run (exit 1), naming the variables,
+    unless --skip-secrets says to report on everything else; the report then lists them as not compared.
+    """
     compiled = config.compile_valid()
     if compiled is None:
         return 1
     with registry.session(compiled.project) as session:
         found = pipeline.detect_drift(compiled, session)
     click.echo(DRIFT_REPORTERS[output]().report(found))
+    if found.secretsNotCompared and not skip_secrets:
+        raise DpmError(
+            f"cannot compare the secrets {', '.join(found.secretsNotCompared)}: not set in the environment",
+            "export them, or pass --skip-secrets to check everything else",
+        )
     return 2 if found.drifted else 0
 
 

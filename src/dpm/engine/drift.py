@@ -6,7 +6,7 @@ an update is "changed outside git", a create is "deleted outside git", a delete 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from pydantic import Field
 
@@ -14,7 +14,7 @@ from dpm.config.compile import DesiredState
 from dpm.engine.diff import diff
 from dpm.engine.live import LiveState
 from dpm.engine.plan import Change, FieldChange, Record, SecretNote
-from dpm.values import Ownership
+from dpm.values import Ownership, Secret, leaves
 
 DRIFT_FORMAT_VERSION = 1
 FindingKind = Literal["changed", "deleted", "unmanaged"]
@@ -42,6 +42,11 @@ class DriftReport(Record):
     liveRevision: int | None = None
     findings: list[Finding] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    secretsNotCompared: list[str] = Field(
+        default_factory=list,
+        description="The DPM_* variables of secrets that could not be compared, since they are not set: a report "
+        "that lists any says nothing about those secrets.",
+    )
 
     @property
     def drifted(self) -> bool:
@@ -54,7 +59,26 @@ class DriftReport(Record):
 def detect(desired: DesiredState, live: LiveState, scope: tuple[str, ...], target: str) -> DriftReport:
     changes, warnings = diff(desired, live, Ownership(scope, prune=True))
     findings = [_finding(c) for c in changes]
-    return DriftReport(target=target, liveRevision=live.revision, findings=findings, warnings=warnings)
+    return DriftReport(
+        target=target,
+        liveRevision=live.revision,
+        findings=findings,
+        warnings=warnings,
+        secretsNotCompared=_not_compared(desired, live),
+    )
+
+
+def _not_compared(desired: DesiredState, live: LiveState) -> list[str]:
+    """The variables of unset secrets whose objects the registry holds: a hand rotation there would go unseen."""
+    held = [
+        *(provider for identifier, provider in desired.providers.items() if identifier in live.providers),
+        *(template for name, template in desired.templates.items() if name in live.templates),
+    ]
+    return sorted({name for value in held for _, secret in leaves(value) if _unset(secret) for name in secret.names})
+
+
+def _unset(value: object) -> TypeGuard[Secret]:
+    return isinstance(value, Secret) and not value.known
 
 
 def _finding(change: Change) -> Finding:

@@ -20,7 +20,7 @@ class TextDriftReporter:
         revision = f" (revision {report.liveRevision})" if report.liveRevision else ""
         lines = [f"dpm drift for {report.target}{revision}", ""]
         if not report.drifted:
-            lines.append("No drift: the registry matches git.")
+            lines.append(_no_drift(report))
         for finding in report.findings:
             lines.append(f"{_SYMBOLS[finding.kind]} {finding.object} {finding.key}: {LABELS[finding.kind]}")
             changed = {f"authConfig.fields.{s.field}" for s in finding.secrets if s.status == "changed"}
@@ -33,7 +33,20 @@ class TextDriftReporter:
         counts = ", ".join(f"{report.count(k)} {LABELS[k]}" for k in LABELS)
         lines.append(f"Drift: {counts}." if report.drifted else "Drift: none.")
         lines += [f"warning: {w}" for w in report.warnings]
+        if report.secretsNotCompared:
+            lines.append(_not_compared(report))
         return "\n".join(lines)
+
+
+def _no_drift(report: DriftReport) -> str:
+    """Said only when true: unset secrets were not compared, so a hand rotation of them could hide there."""
+    if not report.secretsNotCompared:
+        return "No drift: the registry matches git."
+    return "No drift in what could be compared (secrets not compared, listed below)."
+
+
+def _not_compared(report: DriftReport) -> str:
+    return f"Secrets not compared (not set in the environment): {', '.join(report.secretsNotCompared)}."
 
 
 class JsonDriftReporter:

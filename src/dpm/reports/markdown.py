@@ -109,8 +109,13 @@ def _field_line(action: str, field: FieldChange, secret: str | None) -> str:
 class MarkdownDriftReporter:
     def report(self, report: DriftReport) -> str:
         head = f"### dpm drift for the {report.target}\n\n"
+        uncompared = ", ".join(f"`{name}`" for name in report.secretsNotCompared)
+        if uncompared:
+            head += f"> ⚠️ Secrets not compared (not set in the environment): {uncompared}.\n\n"
         if not report.drifted:
-            return head + "No drift: the registry matches git.\n"
+            return head + (
+                "No drift in what could be compared.\n" if uncompared else "No drift: the registry matches git.\n"
+            )
         head += "| finding | count |\n|---|---:|\n"
         head += "".join(f"| {LABELS[k]} | {report.count(k)} |\n" for k in LABELS)
         head += "\n" + "".join(f"> ⚠️ {w}\n" for w in report.warnings)
