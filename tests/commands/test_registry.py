@@ -237,3 +237,18 @@ def test_drift_fails_when_it_cannot_compare_a_secret_unless_told_to_skip_them(
     markdown = dpm("drift", "--skip-secrets", "--format", "markdown").out
     assert "Secrets not compared (not set in the environment): `DPM_OPENAI_API_KEY`" in markdown
     assert "matches" not in markdown
+
+
+def test_a_dump_that_starts_a_repository_writes_a_dpm_yaml_that_prunes(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    started = repo / "adopted" / "team"  # no dpm.yaml here or in its parent: a new repository
+    dumped = dpm("dump", "--out", str(started / "providers.d"))
+    assert dumped.exit_code == 0, dumped.err
+    assert f"wrote {started / 'dpm.yaml'} with prune: true" in dumped.out
+    settings = (started / "dpm.yaml").read_text()
+    assert "prune: true" in settings
+    assert 'scope: ["*"]' in settings
+    # An existing dpm.yaml is never touched.
+    before = (repo / "dpm.yaml").read_text()
+    assert dpm("dump", "--out", "dumped").exit_code == 0
+    assert (repo / "dpm.yaml").read_text() == before

@@ -11,11 +11,14 @@ from pydantic import ValidationError
 
 from dpm import pipeline
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
+from dpm.config.load import PROJECT_FILES, find_upwards
+from dpm.engine.dump import project_settings
 from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.reports.drift import DRIFT_REPORTERS
 from dpm.reports.outcome import outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
+from dpm.values import Ownership
 
 prune_option = click.option("--prune/--no-prune", default=None, help="Delete providers in scope that the files lack.")
 
@@ -181,10 +184,17 @@ def dump(*, registry: RegistryArgs, directory: Path) -> int:
     project = project_at((str(directory.parent),))
     with registry.session(project) as session:
         dumped = pipeline.dump_registry(project, session)
+        source = session.target
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in dumped.files.items():
         (directory / name).write_text(text, encoding="utf-8")
     click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
+    # A new repository (no dpm.yaml that `dpm plan DIR` would read) is complete, so it prunes; an existing one is
+    # never touched.
+    if find_upwards(directory.resolve(), sorted(PROJECT_FILES), levels=2) is None:
+        settings = directory.parent / "dpm.yaml"
+        settings.write_text(project_settings(Ownership(tuple(project.settings.scope)), source), encoding="utf-8")
+        click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")
     if dumped.secrets:
         click.echo("the registry never returns secrets; set these before dpm plan:")
         click.echo("".join(f"  export {name}=…\n" for name in sorted(dumped.secrets)), nl=False)

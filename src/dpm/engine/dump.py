@@ -24,6 +24,19 @@ class Dumped:
     secrets: list[str] = field(default_factory=list)
 
 
+def project_settings(owner: Ownership, source: str) -> str:
+    """The ``dpm.yaml`` for a repository that a dump starts: it holds everything in scope, so it prunes."""
+    scope = ", ".join(f'"{pattern}"' for pattern in owner.scope)
+    return (
+        f"# Written by dpm dump from the {source}.\n"
+        "# The files beside it hold everything the registry had in scope, so dpm owns all of it: a provider in scope\n"
+        "# that the files lack is deleted on apply (prune), models first, at most maxDeletes at a time.\n"
+        f"scope: [{scope}]\n"
+        "prune: true\n"
+        "maxDeletes: 5\n"
+    )
+
+
 def secret_name(owner: str, field_name: str) -> str:
     """``DPM_<OWNER>_<FIELD>``: ``openai`` and ``apiKey`` give ``DPM_OPENAI_API_KEY``."""
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", field_name)
