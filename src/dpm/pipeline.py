@@ -79,7 +79,7 @@ def compile_config(
     project, problems = load_project(paths, environment, variables)
     loaded = load(paths, stdin)
     problems += loaded.diagnostics
-    renderer = Renderer(project.vars, os.environ if environ is None else environ)
+    renderer = Renderer(project.vars, os.environ if environ is None else environ, frozenset(loaded.secret_names))
     rendered = []
     for document in loaded.documents:
         result, found = renderer.render(document)

@@ -252,3 +252,17 @@ def test_a_dump_that_starts_a_repository_writes_a_dpm_yaml_that_prunes(repo: Pat
     before = (repo / "dpm.yaml").read_text()
     assert dpm("dump", "--out", "dumped").exit_code == 0
     assert (repo / "dpm.yaml").read_text() == before
+
+
+def test_a_template_cannot_print_dpm_own_credentials(repo: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
+    password = "sk-canary-admin-password-77"
+    monkeypatch.setenv("DPM_PASSWORD", password)
+    edit(
+        repo / "providers.d" / "openai.yaml", "name: OpenAI\n", 'name: OpenAI\ndescription: "${{ env.DPM_PASSWORD }}"\n'
+    )
+    for args in (("validate",), ("plan", "--format", "markdown", "-o", "plan.json"), ("render",)):
+        result = dpm(*args)
+        assert result.exit_code == 1, args
+        assert "env.DPM_PASSWORD is not readable: it is one of dpm's own credentials" in result.out + result.err
+        assert password not in result.out + result.err
+    assert not (repo / "plan.json").exists()

@@ -183,3 +183,15 @@ def test_a_secret_in_a_template_or_customization_field_stored_in_clear_is_an_err
     config = compile_config([str(tmp_path)], environ={"DPM_ORG": "o", "DPM_KEY": "k"})
     placed = sorted(d.path for d in config.diagnostics if d.code == "secret-placement")
     assert placed == ["customizations.workspace", "providerConfig.authConfig.fields.orgId"]
+
+
+def test_a_secret_read_through_env_in_another_file_is_masked_and_placed_like_one(tmp_path: Path) -> None:
+    write(tmp_path, "acme.yaml", PROVIDER.format(identifier="acme"))  # reads secret.DPM_ACME_KEY
+    leaky = PROVIDER.format(identifier="leaky").replace(
+        "name: Acme", 'name: Acme\ndescription: "${{ env.DPM_ACME_KEY }}"'
+    )
+    write(tmp_path, "leaky.yaml", leaky)
+    config = compile_config([str(tmp_path)], environ={"DPM_ACME_KEY": "sk-canary-env-side-door"})
+    placed = [d for d in config.diagnostics if d.code == "secret-placement"]
+    assert [d.path for d in placed] == ["description"]
+    assert "sk-canary-env-side-door" not in json.dumps([d.message for d in config.diagnostics])

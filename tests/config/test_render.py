@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dpm.config.render import Renderer
+from dpm.config.render import Renderer, secret_reads
 from dpm.config.yamlio import load_documents
 from dpm.errors import RenderError
 from dpm.values import Secret
@@ -106,3 +106,35 @@ def test_render_document_reports_each_failure_at_its_value(renderer: Renderer) -
     (problem,) = problems
     assert (problem.line, problem.column, problem.path) == (3, 5, "b[0]")
     assert document.data["a"] == "${{ vars.ctx }}"  # the source document is left as it was
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "${{ env.DPM_PASSWORD }}",
+        "${{ env['DPM_TOKEN'] }}",
+        "${{ env.DPM_USERNAME }}",
+        "${{ secret.DPM_PASSWORD }}",
+        "prefix ${{ secret['DPM_TOKEN'] }}",
+    ],
+)
+def test_dpm_own_credentials_are_readable_by_no_expression(text: str) -> None:
+    password = "sk-canary-admin-password"
+    renderer = Renderer({}, {"DPM_PASSWORD": password, "DPM_TOKEN": password, "DPM_USERNAME": "admin"})
+    with pytest.raises(RenderError) as refused:
+        renderer.render_string(text)
+    assert "one of dpm's own credentials" in refused.value.message
+    assert password not in refused.value.message + str(refused.value.hint)
+
+
+def test_a_name_read_as_a_secret_anywhere_is_a_secret_when_read_through_env() -> None:
+    renderer = Renderer({}, {"DPM_ORG_KEY": CANARY}, frozenset({"DPM_ORG_KEY"}))
+    through_env = renderer.render_string("${{ env.DPM_ORG_KEY }}")
+    assert isinstance(through_env, Secret)
+    assert CANARY not in str(through_env)
+    assert Renderer({}, {"DPM_REGION": "eu"}).render_string("${{ env.DPM_REGION }}") == "eu"
+
+
+def test_secret_reads_finds_both_spellings() -> None:
+    text = "a: ${{ secret.DPM_A }}\nb: \"${{ secret['DPM_B'] }}\"\nc: ${{ env.DPM_C }}\nd: secret.NOT_DPM\n"
+    assert secret_reads(text) == {"DPM_A", "DPM_B"}

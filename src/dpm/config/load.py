@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from dpm.config.render import secret_reads
 from dpm.config.yamlio import Document, load_documents, read_text
 from dpm.errors import UsageError
 from dpm.values import Diagnostic, Mark
@@ -22,6 +23,7 @@ class Loaded:
     files: list[str] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    secret_names: set[str] = field(default_factory=set)  # the DPM_* names any file reads as a secret
 
 
 def display_name(path: Path) -> str:
@@ -75,6 +77,7 @@ def _load_one(loaded: Loaded, name: str, raw: bytes) -> None:
     loaded.diagnostics += problems
     if text is None:
         return
+    loaded.secret_names |= secret_reads(text)
     documents, problems = load_documents(name, text)
     loaded.documents += documents
     loaded.diagnostics += problems

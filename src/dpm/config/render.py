@@ -26,6 +26,10 @@ from dpm.resources.rules import did_you_mean
 from dpm.values import Diagnostic, Path, Secret
 
 ENV_PREFIX = "DPM_"
+# dpm's own credentials for the registry: no expression may read them, as env or as secret (a provider built with
+# them would hand the registry's admin password to whatever endpoint a pull request names).
+CREDENTIALS = frozenset({"DPM_TOKEN", "DPM_USERNAME", "DPM_PASSWORD"})
+_SECRET_READ = re.compile(r"""secret\s*(?:\.\s*|\[\s*["'])(DPM_[A-Za-z0-9_]+)""")
 _SINGLE_EXPRESSION = re.compile(r"\$\{\{((?:(?!\}\}).)*)\}\}", re.DOTALL)
 _MARKERS = ("${{", "${%", "${#")
 _SAFE_FILTERS = frozenset(
@@ -77,16 +81,21 @@ def _environment() -> _Sandbox:
 
 
 class _EnvNamespace:
-    """``env.NAME``: a non-secret ``DPM_*`` environment variable."""
+    """``env.NAME``: a non-secret ``DPM_*`` environment variable. A name that any config file reads as a secret is a
+    secret here too: ``env`` must not print what ``secret`` would mask."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], secrets: _SecretNamespace, secret_names: frozenset[str]) -> None:
         self._environ = environ
+        self._secrets = secrets
+        self._secret_names = secret_names
 
     def __getattr__(self, name: str) -> Any:
         return self[name]
 
     def __getitem__(self, name: str) -> Any:
         _check_name("env", name)
+        if name in self._secret_names:
+            return self._secrets[name]
         if name in self._environ:
             return self._environ[name]
         return jinja2.StrictUndefined(hint=f"environment variable {name} is not set")
@@ -113,6 +122,12 @@ class _SecretNamespace:
 
 
 def _check_name(namespace: str, name: str) -> None:
+    if name in CREDENTIALS:
+        raise RenderError(
+            f"{namespace}.{name} is not readable: it is one of dpm's own credentials, and config files arrive in "
+            "pull requests",
+            "give the provider a secret of its own, e.g. secret.DPM_<PROVIDER>_API_KEY",
+        )
     if not name.startswith(ENV_PREFIX):
         raise RenderError(
             f"{namespace}.{name} is not readable: expressions read only {ENV_PREFIX}* environment variables",
@@ -126,11 +141,13 @@ class Renderer:
 
     vars: Mapping[str, Any]
     environ: Mapping[str, str]
+    secret_names: frozenset[str] = frozenset()  # read as secret somewhere in the config: secret everywhere
 
     def __post_init__(self) -> None:
         self._jinja = _environment()
         self._secrets = _SecretNamespace(self.environ)
-        self._context = {"vars": self.vars, "env": _EnvNamespace(self.environ), "secret": self._secrets}
+        env = _EnvNamespace(self.environ, self._secrets, self.secret_names)
+        self._context = {"vars": self.vars, "env": env, "secret": self._secrets}
         self._compiled: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
         self._expressions: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
 
@@ -262,3 +279,8 @@ def _undefined(message: str, variables: Mapping[str, Any]) -> RenderError:
     if name:
         return RenderError(f"'{name.group(1)}' is undefined", "expressions can read vars, env and secret")
     return RenderError(message)
+
+
+def secret_reads(text: str) -> set[str]:
+    """The ``DPM_*`` names that ``text`` (a whole config file) reads as ``secret.NAME`` or ``secret['NAME']``."""
+    return set(_SECRET_READ.findall(text)) if "secret" in text else set()
