@@ -139,3 +139,38 @@ def test_expressions_that_would_build_a_gigabyte_are_refused_cheaply(tmp_path: P
         assert f"big.yaml:{line}:5: error: d{line - 2}: refused by the sandbox: " in output
     assert output.count("would build a value larger than 100,000 characters") == len(expressions)
     assert peak < MEMORY_LIMIT_MB
+
+
+def test_odd_inputs_are_each_a_diagnostic_and_all_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "scalar.yaml").write_text("just a sentence\n")
+    (tmp_path / "ints.yaml").write_text("kind: Provider\nidentifier: ${{ (9 ** 256) ** 256 }}\nname: " + "7" * 5000)
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "prod.yaml").write_text("- not\n- a mapping\n")
+    (tmp_path / "dpm.yaml").write_text("vars: {}\n")
+    args = ["validate", "--env", "prod", "--var", "x=!!int abc", "--var", "y=" + "1" * 5000, "."]
+    code, output, _ = _wait_and_measure(args, tmp_path)
+    assert code == 1
+    assert "environments/prod.yaml:1:1: error: must be a mapping, got a list" in output
+    assert "scalar.yaml:1:1: error: a document must be a mapping with a 'kind' key, not a string" in output
+    assert "ints.yaml:2:13: error: identifier: refused by the sandbox: the result would be an integer of more" in output
+    assert f"ints.yaml:3:7: error: integer '{'7' * 40}…' has more than 4,300 digits" in output
+    assert "internal error" not in output
+
+
+def test_an_environment_name_that_is_a_path_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "dpm.yaml").write_text("vars: {}\n")
+    (tmp_path / "a.yaml").write_text("vars: {}\n")
+    code, output, _ = _wait_and_measure(["validate", "--env", "../a", "a.yaml"], tmp_path)
+    assert code == 1
+    assert output.splitlines() == [
+        "dpm: error: --env '../a' is not an environment name",
+        "    hint: name a file in environments/, e.g. --env prod",
+    ]
+
+
+def test_a_ten_megabyte_line_is_read_cheaply(tmp_path: Path) -> None:
+    (tmp_path / "long.yaml").write_text("kind: Provider\ndescription: " + "x" * 10 * 1024 * 1024 + "\n")
+    code, output, peak = _wait_and_measure(["validate", "long.yaml"], tmp_path)
+    assert code == 1
+    assert "long.yaml:2:14: error: description: " in output
+    assert peak < MEMORY_LIMIT_MB

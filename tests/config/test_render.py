@@ -122,6 +122,20 @@ def test_expressions_that_would_build_huge_values_are_refused(renderer: Renderer
     assert "would build a value larger than 100,000 characters" in raised.value.message
 
 
+@pytest.mark.parametrize(
+    "source", ["(9 ** 256) ** 256", "9 ** 256 * 9 ** 256 * 9 ** 256 * 9 ** 256 * 9 ** 256 * 9 ** 256"]
+)
+def test_integers_too_large_to_print_are_refused(renderer: Renderer, source: str) -> None:
+    with pytest.raises(RenderError) as raised:
+        renderer.render_string("${{ " + source + " }}")
+    assert raised.value.message == "refused by the sandbox: the result would be an integer of more than 4,096 bits"
+
+
+def test_integers_below_the_bound_are_computed(renderer: Renderer) -> None:
+    assert renderer.render_string("${{ (2 ** 200) ** 20 }}") == 2**4000
+    assert renderer.render_string("${{ -2 ** 3 * 4 }}") == -32
+
+
 def test_star_widths_of_percent_formatting_are_refused(renderer: Renderer) -> None:
     with pytest.raises(RenderError) as raised:
         renderer.render_string("${{ '%*s' % (1000000000, 'a') }}")

@@ -139,3 +139,11 @@ def test_a_value_its_tag_cannot_read_is_reported(text: str, message: str) -> Non
 def test_a_tag_reached_again_through_an_alias_is_reported_once() -> None:
     _, problems = load_documents("f.yaml", "a: &x !foo bar\nb: *x\nc: *x\n")
     assert [(problem.code, problem.line) for problem in problems] == [("yaml-tag", 1)]
+
+
+def test_an_integer_too_long_to_read_is_reported_shortened() -> None:
+    (document,), problems = load_documents("f.yaml", "a: " + "1" * 5000 + "\nb: 2\n")
+    (problem,) = problems
+    assert problem.message == f"integer '{'1' * 40}…' has more than 4,300 digits, more than dpm reads"
+    assert (problem.line, problem.column, problem.suggestion) == (1, 4, "quote it if it is meant as text")
+    assert document.data["b"] == 2

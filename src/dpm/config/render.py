@@ -44,6 +44,8 @@ _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 _PERCENT_SPEC = re.compile(r"%(\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d*))?[hlL]?.", re.DOTALL)
 _DIGITS = re.compile(r"\d+")
 _MAX_EXPONENT = 256
+# Integers stay far below what Python can still print (4,300 digits) and what any config value needs.
+_MAX_INT_BITS = 4096
 _NATIVE_TYPES = (str, int, float, bool, list, dict, type(None))
 _DOTTED_NAME = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+)\s*")
 _MISSING_ATTRIBUTE = re.compile(r"has no attribute '([^']*)'")
@@ -63,6 +65,10 @@ def _check_spec(what: str, spec: str) -> None:
     """Refuse a format spec whose width or precision alone exceeds the bound (``{:>1000000000}``)."""
     for digits in _DIGITS.findall(spec):
         _check_size(what, int(digits) if len(digits) < 8 else _MAX_SEQUENCE + 1)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class _BoundedFormatter(SandboxedFormatter):
@@ -127,6 +133,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and right > _MAX_EXPONENT:
             raise SecurityError(f"exponent {right} is too large")
+        if operator in {"*", "**"} and _is_int(left) and _is_int(right):
+            bits = abs(left).bit_length() * right if operator == "**" else left.bit_length() + right.bit_length()
+            if bits > _MAX_INT_BITS:
+                raise SecurityError(f"the result would be an integer of more than {_MAX_INT_BITS:,} bits")
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
                 sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)

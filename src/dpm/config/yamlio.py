@@ -7,6 +7,7 @@ alias bombs, runaway nesting and oversized files.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,9 @@ MIN_EXPANSION_BUDGET = 100_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _CORE_TAG_PREFIX = "tag:yaml.org,2002:"
 _STR_TAG = _CORE_TAG_PREFIX + "str"
+_INT_TAG = _CORE_TAG_PREFIX + "int"
+_MAX_INT_DIGITS = sys.get_int_max_str_digits()  # Python refuses to read longer integers from text
+_SHOWN_CHARACTERS = 40
 
 
 Position = tuple[int, int]  # line and column, 1-based; a Mark is made only when a diagnostic needs one
@@ -212,8 +216,14 @@ class _Builder:
             return self.loader.yaml_constructors[node.tag](self.loader, node)
         except (ValueError, TypeError, OverflowError, yaml.YAMLError):
             # e.g. ``!!int abc`` or ``!!binary`` that is not base64: the tag and the text disagree
-            message = f"{node.value!r} cannot be read as {_shown_tag(node.tag)}"
-            self.report(node, message, "remove the tag or fix the value")
+            shown = node.value if len(node.value) <= _SHOWN_CHARACTERS else node.value[:_SHOWN_CHARACTERS] + "…"
+            if node.tag == _INT_TAG and len(node.value) > _MAX_INT_DIGITS:
+                message = f"integer {shown!r} has more than {_MAX_INT_DIGITS:,} digits, more than dpm reads"
+                self.report(node, message, "quote it if it is meant as text")
+            else:
+                self.report(
+                    node, f"{shown!r} cannot be read as {_shown_tag(node.tag)}", "remove the tag or fix the value"
+                )
             return node.value
 
     def known_tag(self, node: yaml.Node) -> bool:
@@ -277,5 +287,5 @@ def scalar(text: str) -> Any:
     """``text`` read as one YAML value (``8192`` an int, ``true`` a bool), or ``text`` itself when it is not YAML."""
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):  # ``!!int abc``, an integer too long to read
         return text
