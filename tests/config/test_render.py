@@ -82,6 +82,8 @@ def test_missing_secret_is_an_unknown_secret_not_an_error(renderer: Renderer) ->
         ("${{ 9 ** 999999 }}", "too large"),
         ("${{ range(3) }}", "cannot hold"),
         ("${{ 1 / 0 }}", "ZeroDivisionError"),
+        ("${{ 1e400 }}", "the expression gives a number that is not finite (inf or nan)"),
+        ("${{ 'nan' | float }}", "the expression gives a number that is not finite (inf or nan)"),
         ("${% for x in range(9) %}x${% endfor %}", "statements"),
         ("${{ lipsum(1000000) }}", "'lipsum' is undefined"),
         ("${{ 'x' | center(1000000000) }}", "No filter named 'center'"),

@@ -297,6 +297,11 @@ class Renderer:
             raise _undefined(exc.message or "undefined value", self.vars) from None
         except SecurityError as exc:
             raise RenderError(f"refused by the sandbox: {exc}") from None
+        except NameError as exc:
+            if exc.name not in {"inf", "nan"}:
+                raise RenderError(f"expression failed: NameError: {exc}") from None
+            # Jinja folds a constant such as 1e400 into its generated code as the name 'inf'
+            raise RenderError("the expression gives a number that is not finite (inf or nan)") from None
         except Exception as exc:  # an expression is user code: any failure is the user's to fix, not a crash
             raise RenderError(f"expression failed: {type(exc).__name__}: {exc}") from None
         if self._secrets.read:
