@@ -176,3 +176,13 @@ def test_help_and_version(dpm: RunDpm) -> None:
     help_text = dpm("--help").out
     for command in ("validate", "render", "schema", "serve"):
         assert command in help_text
+
+
+def test_a_path_that_cannot_be_written_is_an_error_not_a_crash(tmp_path: Path, dpm: RunDpm) -> None:
+    (tmp_path / "a-file").write_text("")
+    result = dpm("schema", "--out", str(tmp_path / "a-file" / "schemas"))
+    assert result.exit_code == 1
+    assert result.err.splitlines() == [
+        f"dpm: error: {tmp_path / 'a-file' / 'schemas'}: not a directory",
+        "    hint: check that the path exists and that dpm may read and write it",
+    ]

@@ -58,3 +58,37 @@ def test_unknown_environment_lists_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as raised:
         load_project([str(tmp_path)], "stagign", [])
     assert raised.value.hint == "did you mean 'staging'?"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x=!!int abc", "x=!!python/object:os.system ls", "x=!foo bar", "x=" + "1" * 5000, "x=a\x01b", "x=[1, 2"],
+)
+def test_a_var_that_is_no_plain_yaml_value_is_kept_as_text(text: str) -> None:
+    assert parse_var(text) == ("x", text[2:])
+
+
+@pytest.mark.parametrize("name", ["../dpm", "sub/prod", "..", ".", "", "a\\b", "a\x01b"])
+def test_an_environment_name_that_is_a_path_is_refused(name: str, tmp_path: Path) -> None:
+    (tmp_path / "dpm.yaml").write_text("vars: {a: 1}\n")
+    (tmp_path / "environments" / "sub").mkdir(parents=True)
+    (tmp_path / "environments" / "sub" / "prod.yaml").write_text("vars: {}\n")
+    with pytest.raises(UsageError) as raised:
+        load_project([str(tmp_path)], name, [])
+    assert raised.value.message == f"--env {name!r} is not an environment name"
+    assert raised.value.hint == "name a file in environments/, e.g. --env prod"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("- a\n", "must be a mapping, got a list"), ("42\n", "must be a mapping, got integer 42")],
+)
+def test_an_environment_file_that_is_not_a_mapping_is_a_diagnostic(text: str, message: str, tmp_path: Path) -> None:
+    (tmp_path / "dpm.yaml").write_text("vars: {a: 1}\n")
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "prod.yaml").write_text(text)
+    project, problems = load_project([str(tmp_path)], "prod", [])
+    (problem,) = problems
+    assert (problem.file, problem.line, problem.column) == (str(tmp_path / "environments" / "prod.yaml"), 1, 1)
+    assert message in problem.message
+    assert project.vars == {"a": 1}

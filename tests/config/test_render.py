@@ -82,6 +82,8 @@ def test_missing_secret_is_an_unknown_secret_not_an_error(renderer: Renderer) ->
         ("${{ 9 ** 999999 }}", "too large"),
         ("${{ range(3) }}", "cannot hold"),
         ("${{ 1 / 0 }}", "ZeroDivisionError"),
+        ("${{ 1e400 }}", "the expression gives a number that is not finite (inf or nan)"),
+        ("${{ 'nan' | float }}", "the expression gives a number that is not finite (inf or nan)"),
         ("${% for x in range(9) %}x${% endfor %}", "statements"),
         ("${{ lipsum(1000000) }}", "'lipsum' is undefined"),
         ("${{ 'x' | center(1000000000) }}", "No filter named 'center'"),
@@ -91,6 +93,76 @@ def test_refusals_are_render_errors(renderer: Renderer, text: str, message: str)
     with pytest.raises(RenderError) as raised:
         renderer.render_string(text)
     assert message in raised.value.message
+
+
+# Each would build a gigabyte or more; each is refused before it is built (peak memory: test_hostile_input.py).
+@pytest.mark.parametrize(
+    "source",
+    [
+        "'{:>1000000000}'.format('a')",
+        "'{:.1000000000f}'.format(1.5)",
+        "'{:099999999999}'.format(1)",
+        "'{a:>99999}{a:>99999}'.format_map({'a': 'x'})",
+        "'%1000000000s' % 'a'",
+        "'%.1000000000f' % 1.5",
+        "'%(a)s' * 99 % {'a': 'x' * 99999}",
+        "'a'.center(1000000000)",
+        "'a'.ljust(1000000000)",
+        "'a'.rjust(1000000000, '-')",
+        "'1'.zfill(1000000000)",
+        "('\t' * 99).expandtabs(1000000000)",
+        "('a' * 100000).replace('a', 'aaaaaaaaaa')",
+        "('a' * 99999) | replace('a', 'bbbbb')",
+        "range(100000) | join('x' * 1000)",
+        "('x' * 10000).join(range(1000))",
+        "('x' * 10000).join('y' * 10000)",
+    ],
+)
+def test_expressions_that_would_build_huge_values_are_refused(renderer: Renderer, source: str) -> None:
+    with pytest.raises(RenderError) as raised:
+        renderer.render_string("${{ " + source + " }}")
+    assert "would build a value larger than 100,000 characters" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "source", ["(9 ** 256) ** 256", "9 ** 256 * 9 ** 256 * 9 ** 256 * 9 ** 256 * 9 ** 256 * 9 ** 256"]
+)
+def test_integers_too_large_to_print_are_refused(renderer: Renderer, source: str) -> None:
+    with pytest.raises(RenderError) as raised:
+        renderer.render_string("${{ " + source + " }}")
+    assert raised.value.message == "refused by the sandbox: the result would be an integer of more than 4,096 bits"
+
+
+def test_integers_below_the_bound_are_computed(renderer: Renderer) -> None:
+    assert renderer.render_string("${{ (2 ** 200) ** 20 }}") == 2**4000
+    assert renderer.render_string("${{ -2 ** 3 * 4 }}") == -32
+
+
+def test_star_widths_of_percent_formatting_are_refused(renderer: Renderer) -> None:
+    with pytest.raises(RenderError) as raised:
+        renderer.render_string("${{ '%*s' % (1000000000, 'a') }}")
+    assert "'*' width or precision is not supported" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("'{:>5}|{:.2f}|{:,}'.format('a', 1.234, 1234567)", "    a|1.23|1,234,567"),
+        ("'{x}-{y}'.format_map({'x': 1, 'y': 2})", "1-2"),
+        ("'%05d%%' % 42", "00042%"),
+        ("'%s-%s' % ('a', 'b')", "a-b"),
+        ("'%(x)3s' % {'x': 'y'}", "  y"),
+        ("10 % 3", 1),
+        ("'a,b'.replace(',', ';')", "a;b"),
+        ("'a,b' | replace(',', ';')", "a;b"),
+        ("[1, 2] | join(',')", "1,2"),
+        ("'-'.join(['a', 'b'])", "a-b"),
+        ("'x'.center(5, '*')", "**x**"),
+        ("'7'.zfill(3)", "007"),
+    ],
+)
+def test_ordinary_formatting_still_works(renderer: Renderer, source: str, expected: Any) -> None:
+    assert renderer.render_string("${{ " + source + " }}") == expected
 
 
 def test_undefined_var_suggests_the_closest_name(renderer: Renderer) -> None:

@@ -101,3 +101,49 @@ def test_dump_round_trips_and_keeps_key_order(data: dict[str, object]) -> None:
     (document,), _ = load_documents("f.yaml", text)
     assert document.data == data
     assert list(document.data) == list(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "tag", "column"),
+    [
+        ("name: !foo bar\n", "!foo", 7),
+        ("name: !!python/object:os.system ls\n", "!!python/object:os.system", 7),
+        ("name: !!python/object/apply:os.system [ls]\n", "!!python/object/apply:os.system", 7),
+        ("name: !map {a: 1}\n", "!map", 7),
+        ("name: !seq [1]\n", "!seq", 7),
+        ("!key name: x\n", "!key", 1),
+    ],
+)
+def test_unknown_tags_are_reported_where_they_are_written(text: str, tag: str, column: int) -> None:
+    (document,), problems = load_documents("f.yaml", "kind: Provider\n" + text + "other: !!int 1\n")
+    (problem,) = problems
+    assert (problem.code, problem.line, problem.column) == ("yaml-tag", 2, column)
+    assert problem.message == f"unknown YAML tag {tag}; dpm reads only plain YAML values"
+    assert document.data["other"] == 1  # the rest of the document is still read
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!int abc\n", "'abc' cannot be read as !!int"),
+        ("a: !!float nope\n", "'nope' cannot be read as !!float"),
+        ("a: !!timestamp 2020-99-99\n", "'2020-99-99' cannot be read as !!timestamp"),
+    ],
+)
+def test_a_value_its_tag_cannot_read_is_reported(text: str, message: str) -> None:
+    _, problems = load_documents("f.yaml", text)
+    (problem,) = problems
+    assert (problem.code, problem.message, problem.line, problem.column) == ("yaml-tag", message, 1, 4)
+
+
+def test_a_tag_reached_again_through_an_alias_is_reported_once() -> None:
+    _, problems = load_documents("f.yaml", "a: &x !foo bar\nb: *x\nc: *x\n")
+    assert [(problem.code, problem.line) for problem in problems] == [("yaml-tag", 1)]
+
+
+def test_an_integer_too_long_to_read_is_reported_shortened() -> None:
+    (document,), problems = load_documents("f.yaml", "a: " + "1" * 5000 + "\nb: 2\n")
+    (problem,) = problems
+    assert problem.message == f"integer '{'1' * 40}…' has more than 4,300 digits, more than dpm reads"
+    assert (problem.line, problem.column, problem.suggestion) == (1, 4, "quote it if it is meant as text")
+    assert document.data["b"] == 2

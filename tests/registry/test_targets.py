@@ -111,3 +111,38 @@ def test_a_data_dir_that_cannot_be_written_fails_with_a_clear_error(blocker: str
     with pytest.raises(UsageError) as refused, connect(TargetChoice(None, data_dir), {}, max_wait=1):
         pass
     assert refused.value.hint == f"check {data_dir} is writable"
+
+
+@pytest.mark.parametrize(
+    ("named", "problem"),
+    [
+        ("http://[::1/api", "an IPv6 host must be enclosed in [ ]"),
+        ("http://::1]/api", "an IPv6 host must be enclosed in [ ]"),
+        ("http://", "it names no host"),
+        ("https:///api", "it names no host"),
+        ("http://host:99999/api", "the port must be a number from 1 to 65535"),
+        ("http://host:abc/api", "the port must be a number from 1 to 65535"),
+        ("http://host:0/api", "the port must be a number from 1 to 65535"),
+        ("http://a b/api", "it contains a space or a control character"),
+        ("http://host/api\n", "it contains a space or a control character"),
+    ],
+)
+def test_a_malformed_registry_url_is_a_usage_error_naming_it(named: str, problem: str, tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as refused:
+        choose_target(named, None, {}, tmp_path)
+    assert refused.value.message == f"registry URL {named!r} is malformed: {problem}"
+    assert refused.value.hint == "name the API base, e.g. http://localhost:8000/api"
+
+
+def test_a_password_in_a_malformed_url_is_not_repeated(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as refused:
+        choose_target(None, None, {"DPM_REGISTRY_URL": "https://admin:hunter2@host:99999/api"}, tmp_path)
+    assert (
+        refused.value.message
+        == "registry URL 'https://***@host:99999/api' is malformed: the port must be a number from 1 to 65535"
+    )
+
+
+@pytest.mark.parametrize("named", ["http://[::1]:8000/api", "https://user:pw@host:443/api", "http://localhost/api"])
+def test_well_formed_urls_are_taken_as_written(named: str, tmp_path: Path) -> None:
+    assert choose_target(named, None, {}, tmp_path).url == named

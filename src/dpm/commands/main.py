@@ -96,6 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             click.echo(f"    hint: {exc.hint}", err=True)
         return exc.exit_code
+    except OSError as exc:  # a path that cannot be read or written is the user's to fix, not a bug in dpm
+        if os.environ.get("DPM_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"dpm: error: {where}{(exc.strerror or str(exc)).lower()}", err=True)
+        click.echo("    hint: check that the path exists and that dpm may read and write it", err=True)
+        return 1
     except Exception as exc:
         if os.environ.get("DPM_DEBUG"):
             raise

@@ -74,6 +74,9 @@ def _start_directory(paths: Sequence[str]) -> Path:
 
 def _apply_environment(project: Project, name: str) -> list[Diagnostic]:
     directory = (project.root or Path.cwd()) / ENVIRONMENTS_DIR
+    if not name.isprintable() or Path(name).name != name or name in {"", ".", ".."} or "\\" in name:
+        # --env picks a file in environments/, never a path: ``--env ../dpm`` must not read another file as one
+        raise UsageError(f"--env {name!r} is not an environment name", "name a file in environments/, e.g. --env prod")
     path = next(
         (directory / f"{name}{suffix}" for suffix in (".yaml", ".yml") if (directory / f"{name}{suffix}").is_file()),
         None,

@@ -7,6 +7,7 @@ alias bombs, runaway nesting and oversized files.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,11 @@ MAX_EXPANSION_FACTOR = 10
 MIN_EXPANSION_BUDGET = 100_000
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_STR_TAG = "tag:yaml.org,2002:str"
+_CORE_TAG_PREFIX = "tag:yaml.org,2002:"
+_STR_TAG = _CORE_TAG_PREFIX + "str"
+_INT_TAG = _CORE_TAG_PREFIX + "int"
+_MAX_INT_DIGITS = sys.get_int_max_str_digits()  # Python refuses to read longer integers from text
+_SHOWN_CHARACTERS = 40
 
 
 Position = tuple[int, int]  # line and column, 1-based; a Mark is made only when a diagnostic needs one
@@ -187,11 +192,14 @@ class _Builder:
         self.problems: list[Diagnostic] = []
         self.written: set[Path] = set()
         self.first_written: dict[int, int] = {}
+        self.reported: set[int] = set()  # nodes already reported: an alias reaches a node again
 
     def value(self, node: yaml.Node, path: Path, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise _Problems(_too_deep(self.name, node))
         self.document.marks.setdefault(path, _position(node))
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self.known_tag(node)  # the collection is read as written either way: its values are still checked
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -202,7 +210,34 @@ class _Builder:
         # Straight to the tag's constructor: construct_object's bookkeeping is for graphs this builder walks itself.
         if node.tag == _STR_TAG:
             return node.value
-        return self.loader.yaml_constructors[node.tag](self.loader, node)
+        if not self.known_tag(node):
+            return node.value  # kept as the written text, so the rest of the document is still checked
+        try:
+            return self.loader.yaml_constructors[node.tag](self.loader, node)
+        except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+            # e.g. ``!!int abc`` or ``!!binary`` that is not base64: the tag and the text disagree
+            shown = node.value if len(node.value) <= _SHOWN_CHARACTERS else node.value[:_SHOWN_CHARACTERS] + "…"
+            if node.tag == _INT_TAG and len(node.value) > _MAX_INT_DIGITS:
+                message = f"integer {shown!r} has more than {_MAX_INT_DIGITS:,} digits, more than dpm reads"
+                self.report(node, message, "quote it if it is meant as text")
+            else:
+                self.report(
+                    node, f"{shown!r} cannot be read as {_shown_tag(node.tag)}", "remove the tag or fix the value"
+                )
+            return node.value
+
+    def known_tag(self, node: yaml.Node) -> bool:
+        """Whether the reader can build ``node``'s tag; an unknown one (``!foo``, ``!!python/object``) is reported."""
+        if node.tag in self.loader.yaml_constructors:
+            return True
+        message = f"unknown YAML tag {_shown_tag(node.tag)}; dpm reads only plain YAML values"
+        self.report(node, message, "remove the tag, or quote the value if the '!' belongs to it")
+        return False
+
+    def report(self, node: yaml.Node, message: str, hint: str) -> None:
+        if id(node) not in self.reported:
+            self.reported.add(id(node))
+            self.problems.append(Diagnostic.error("yaml-tag", message, _mark(self.name, node), hint=hint))
 
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         # flatten_mapping puts merged pairs first; a written key may override those, but not another written key.
@@ -235,6 +270,11 @@ class _Builder:
         return result
 
 
+def _shown_tag(tag: str) -> str:
+    """A tag as it was written: ``!!int`` for the YAML core's own tags."""
+    return "!!" + tag.removeprefix(_CORE_TAG_PREFIX) if tag.startswith(_CORE_TAG_PREFIX) else tag
+
+
 def dump_yaml(data: Any) -> str:
     """Plain data as block-style YAML, keys in the order given."""
     text: str = yaml.dump(
@@ -247,5 +287,5 @@ def scalar(text: str) -> Any:
     """``text`` read as one YAML value (``8192`` an int, ``true`` a bool), or ``text`` itself when it is not YAML."""
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):  # ``!!int abc``, an integer too long to read
         return text

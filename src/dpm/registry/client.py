@@ -174,7 +174,7 @@ class RegistryClient:
                 self.relogin()
                 continue
             if response.is_error:
-                raise _error(method, path, response)
+                raise _error(method, path, response, self.base_url)
             return response
 
     def _send(
@@ -304,7 +304,10 @@ def _seconds_until_window(response: httpx.Response) -> float:
     return 60.0
 
 
-def _error(method: str, path: str, response: httpx.Response) -> RegistryError:
+def _error(method: str, path: str, response: httpx.Response, base_url: str) -> RegistryError:
+    hint = _HINTS.get(response.status_code)
+    if response.status_code == 404 and path in _ALWAYS_ROUTED:
+        hint = _api_base_hint(base_url)
     try:
         body = response.json()
     except ValueError:
@@ -316,12 +319,12 @@ def _error(method: str, path: str, response: httpx.Response) -> RegistryError:
             f"{method} {path}: the registry answered {response.status_code}",
             status=response.status_code,
             request_id=request_id,
+            hint=hint,
         )
     details = [
         f"{e.get('field')}: {e.get('message')}" for e in error.get("validationErrors") or [] if isinstance(e, dict)
     ]
     details += [f"suggestion: {s}" for s in error.get("suggestions") or []]
-    hint = _HINTS.get(response.status_code)
     return RegistryError(
         f"{method} {path}: {response.status_code} {error.get('code')}: {error.get('message')}",
         status=response.status_code,
@@ -336,6 +339,16 @@ _HINTS = {
     401: "set DPM_TOKEN, or DPM_USERNAME and DPM_PASSWORD, to an admin's credentials",
     403: "dpm needs a user with the admin role",
 }
+
+
+# Routes every registry serves: a 404 on one of them means the URL is not the API base.
+_ALWAYS_ROUTED = frozenset({"/auth/login", "/admin/providers/export"})
+
+
+def _api_base_hint(base_url: str) -> str:
+    if not base_url.endswith("/api"):
+        return f"the registry URL names the API base, which usually ends in /api: try {base_url}/api"
+    return "the registry URL must name the API base, e.g. http://localhost:8000/api"
 
 
 def _unreachable(method: str, path: str, exc: Exception, note: str | None) -> RegistryError:

@@ -10,6 +10,8 @@ local file.
 from __future__ import annotations
 
 import contextlib
+import re
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
 EMBEDDED = "embedded"
 DATA_DIR = ".dpm"
+_EXAMPLE = "name the API base, e.g. http://localhost:8000/api"
+_USER_INFO = re.compile(r"(?<=//)[^/@]*@")
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,11 @@ def choose_target(
         return TargetChoice(None, _shown(data_dir))
     if named:
         if not named.startswith(("http://", "https://")):
-            raise UsageError(
-                f"registry {named!r} is not an http(s) URL", "name the API base, e.g. http://localhost:8000/api"
-            )
+            raise UsageError(f"registry {named!r} is not an http(s) URL", _EXAMPLE)
+        problem = _url_problem(named)
+        if problem:
+            shown = _USER_INFO.sub("***@", named)  # a password in the URL stays out of the message
+            raise UsageError(f"registry URL {shown!r} is malformed: {problem}", _EXAMPLE)
         return TargetChoice(named, _shown(data_dir))
     if environ.get("CI", "").lower() == "true":
         raise UsageError(
@@ -56,6 +62,25 @@ def choose_target(
             "pass --registry URL or set DPM_REGISTRY_URL; use --registry embedded to mean the local one",
         )
     return TargetChoice(None, _shown(data_dir))
+
+
+def _url_problem(url: str) -> str | None:
+    """What keeps ``url`` from naming a host to connect to, found before any request is made."""
+    if any(character.isspace() or not character.isprintable() for character in url):
+        return "it contains a space or a control character"
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # the only one urlsplit raises: unbalanced brackets
+        return "an IPv6 host must be enclosed in [ ]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if not parts.hostname:
+        return "it names no host"
+    if port == 0:
+        return "the port must be a number from 1 to 65535"
+    return None
 
 
 def _shown(path: Path) -> Path:
