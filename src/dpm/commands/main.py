@@ -101,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         click.echo(f"dpm: error: {where}{(exc.strerror or str(exc)).lower()}", err=True)
-        click.echo("    hint: check that the path exists and that dpm may read and write it", err=True)
+        if exc.filename:
+            click.echo("    hint: check that the path exists and that dpm may read and write it", err=True)
         return 1
     except Exception as exc:
         if os.environ.get("DPM_DEBUG"):
