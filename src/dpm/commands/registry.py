@@ -18,7 +18,6 @@ from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.reports.drift import DRIFT_REPORTERS
 from dpm.reports.outcome import outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
-from dpm.values import Ownership
 
 prune_option = click.option("--prune/--no-prune", default=None, help="Delete providers in scope that the files lack.")
 
@@ -193,7 +192,7 @@ def dump(*, registry: RegistryArgs, directory: Path) -> int:
     # never touched.
     if find_upwards(directory.resolve(), sorted(PROJECT_FILES), levels=2) is None:
         settings = directory.parent / "dpm.yaml"
-        settings.write_text(project_settings(Ownership(tuple(project.settings.scope)), source), encoding="utf-8")
+        settings.write_text(project_settings(project.settings.scope, source), encoding="utf-8")
         click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")
     if dumped.secrets:
         click.echo("the registry never returns secrets; set these before dpm plan:")

@@ -7,7 +7,7 @@ the registry never returns, becomes a reference ``${{ secret.DPM_<PROVIDER>_<FIE
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,14 +24,14 @@ class Dumped:
     secrets: list[str] = field(default_factory=list)
 
 
-def project_settings(owner: Ownership, source: str) -> str:
-    """The ``dpm.yaml`` for a repository that a dump starts: it holds everything in scope, so it prunes."""
-    scope = ", ".join(f'"{pattern}"' for pattern in owner.scope)
+def project_settings(scope: Sequence[str], source: str) -> str:
+    """The ``dpm.yaml`` for a repository that a dump starts: it holds everything in ``scope``, so it prunes."""
+    patterns = ", ".join(f'"{pattern}"' for pattern in scope)
     return (
         f"# Written by dpm dump from the {source}.\n"
         "# The files beside it hold everything the registry had in scope, so dpm owns all of it: a provider in scope\n"
         "# that the files lack is deleted on apply (prune), models first, at most maxDeletes at a time.\n"
-        f"scope: [{scope}]\n"
+        f"scope: [{patterns}]\n"
         "prune: true\n"
         "maxDeletes: 5\n"
     )
