@@ -260,12 +260,9 @@ def check_fresh(plan: Plan, live: LiveState) -> None:
     moved = []
     for change in plan.changes:
         current = payload.live_version(live.find(change.kind, change.identifier, change.provider))
-        if change.action == "create" and current is not None:
-            moved.append(f"{change.kind} {change.key} now exists (the plan would create it)")
-        elif change.action != "create" and current is None:
-            moved.append(f"{change.kind} {change.key} is gone (the plan would {change.action} it)")
-        elif change.action != "create" and current != change.liveVersion:
-            moved.append(f"{change.kind} {change.key} changed since the plan was made")
+        expected = None if change.action == "create" else change.liveVersion
+        if current != expected:
+            moved.append(apply.describe_move(change, present=current is not None))
     if moved:
         raise StalePlan(
             "the saved plan is stale; nothing was applied:\n    - " + "\n    - ".join(moved),

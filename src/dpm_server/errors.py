@@ -53,7 +53,7 @@ class ApiError(Exception):
         field: str | None = None,
         suggestions: Sequence[str] = (),
         validation_errors: Sequence[FieldError] = (),
-        details: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -61,7 +61,11 @@ class ApiError(Exception):
         self.field = field
         self.suggestions = list(suggestions)
         self.validation_errors = list(validation_errors)
-        self.details = dict(details) if details else None
+        self.details: dict[str, Any] | list[dict[str, Any]] | None = None
+        if isinstance(details, Mapping):
+            self.details = dict(details) or None
+        elif details:
+            self.details = [dict(entry) for entry in details]
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:

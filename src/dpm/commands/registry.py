@@ -82,7 +82,8 @@ def apply_command(
 
     Without --plan, the plan is made now from PATH, shown, and applied once you say yes. With --plan, exactly that
     saved plan is applied without asking (it was reviewed when it was made), after checking in one request that
-    nothing it touches has moved (exit 3 when it has).
+    nothing it touches has moved. Either way, every write carries the state its plan saw, so the registry refuses
+    it when someone else changed an object in between. Exit 3 when something moved, and nothing of it was written.
     """
     conversation = pipeline.Conversation(
         show=lambda made: click.echo(TextPlanReporter(color=sys.stdout.isatty()).report(made)),
@@ -117,6 +118,8 @@ def apply_command(
     if applied.nothing_to_do:
         return 0
     click.echo(outcome_summary(applied))
+    if applied.outcome.stale:
+        return 3  # as for a stale saved plan: what was reviewed is not what the registry holds any more
     return 0 if applied.ok else 1
 
 

@@ -3,6 +3,8 @@
 Creates and updates go through the atomic import endpoint (``conflictResolution: replace`` with whole objects,
 which leaves exactly what a create or a full update would), a provider together with its models, in as few
 requests as the body size limit allows. Deletes go through the per-resource routes, bottom-up, with ``If-Match``.
+Every write carries the state the plan saw (import preconditions, ``If-Match``), so the registry refuses it, whole,
+when someone else moved an object in between: apply never overwrites what its plan did not show.
 Secrets are resolved only here, into request bodies (see ``payload``); a secret whose value dpm does not have is
 sent as ``[REDACTED]``, which the registry reads as "keep the stored value".
 """
@@ -15,12 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dpm.config.render import Renderer
+from dpm.engine.diff import holds
+from dpm.engine.live import live_from_export
 from dpm.engine.outcome import Outcome
 from dpm.engine.payload import resolve, unresolved
 from dpm.engine.plan import Change
 from dpm.registry.client import RegistryClient, RegistryError
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
+ABSENT = "absent"  # the precondition of a create: the object must not exist yet
 
 
 @dataclass
@@ -36,6 +41,23 @@ class Step:
             change = self.changes[0]
             return f"delete {change.kind} {change.key}"
         return f"import of {len(self.changes)} change(s)"
+
+    @property
+    def preconditions(self) -> list[dict[str, str]]:
+        """For an import: each entry as the plan saw it, absent for a create and at its etag for an update."""
+        if self.body is None:
+            return []
+        wanted = [(c, ABSENT if c.action == "create" else c.etag) for c in self.changes]
+        return [{"type": c.kind, "identifier": c.key, "ifMatch": etag} for c, etag in wanted if etag is not None]
+
+
+def describe_move(change: Change, *, present: bool) -> str:
+    """How the object ``change`` names moved since the plan was made, given whether it exists now."""
+    if change.action == "create":
+        return f"{change.kind} {change.key} now exists (the plan would create it)"
+    if not present:
+        return f"{change.kind} {change.key} is gone (the plan would {change.action} it)"
+    return f"{change.kind} {change.key} changed since the plan was made"
 
 
 def steps(changes: Sequence[Change], max_bytes: int = MAX_IMPORT_BYTES) -> list[Step]:
@@ -105,18 +127,51 @@ def carry_out(
         try:
             _run(step, resolved[index], client)
         except RegistryError as exc:
+            if exc.status == 412 and client.answer_lost and _written(step, resolved[index], client):
+                outcome.applied += step.changes
+                progress(f"{step.label}: done (its answer was lost; the registry holds what it wrote)")
+                continue
             outcome.failed = list(step.changes)
             outcome.remaining = [c for later in planned[index + 1 :] for c in later.changes]
-            outcome.error = f"{step.label} failed: {exc.message}"
+            if exc.status == 412:
+                outcome.moved = _moved(step, exc)
+                outcome.error = f"{step.label} refused: the registry moved since the plan was made"
+                if client.answer_lost:
+                    outcome.error += " (perhaps by this apply's own first attempt, whose answer was lost)"
+            else:
+                outcome.error = f"{step.label} failed: {exc.message}"
             return outcome
         outcome.applied += step.changes
         progress(f"{step.label}: done")
     return outcome
 
 
+def _written(step: Step, sent: dict[str, Any] | None, client: RegistryClient) -> bool:
+    """After a retry refused because its objects moved: whether what moved them was the lost first attempt, that
+    is, whether the registry now holds exactly what this step writes (one more request)."""
+    if sent is None:
+        return False  # a delete's retry finds the object gone (404), never moved
+    live = live_from_export(client.export())
+    # Each section of the body lists its kind's changes in the order the step holds them.
+    entries = {kind: iter(sent[section]) for kind, section in _SECTIONS.items()}
+    return all(holds(change, next(entries[change.kind]), live) for change in step.changes)
+
+
+def _moved(step: Step, exc: RegistryError) -> list[str]:
+    if step.body is None:  # a delete's If-Match: the object is there, at another etag
+        return [describe_move(step.changes[0], present=True)]
+    by_key: dict[tuple[object, object], Change] = {(c.kind, c.key): c for c in step.changes}
+    found = []
+    for entry in exc.envelope.get("details") or []:
+        change = by_key.get((entry.get("type"), entry.get("identifier"))) if isinstance(entry, dict) else None
+        if change is not None:
+            found.append(describe_move(change, present=entry.get("actual") != ABSENT))
+    return found or [f"the registry did not say which: {exc.message}"]
+
+
 def _run(step: Step, body: dict[str, Any] | None, client: RegistryClient) -> None:
     if body is not None:
-        client.import_(body)
+        client.import_(body, preconditions=step.preconditions)
         return
     change = step.changes[0]
     try:

@@ -140,6 +140,23 @@ def kept(desired: DesiredState, live: LiveState, ownership: Ownership) -> list[K
     return found + [Kept(kind="provider", identifier=i, models=len(live.models.get(i, {}))) for i in sorted(providers)]
 
 
+def holds(change: Change, sent: Mapping[str, Any], live: LiveState) -> bool:
+    """Whether the registry holds exactly what ``change`` writes: ``sent``, its body with secrets resolved."""
+    found = live.find(change.kind, change.identifier, change.provider)
+    if found is None:
+        return False
+    if change.kind == "model":
+        return not field_changes(model_view(found), model_view(sent))
+    if change.kind == "template":
+        desired, current = template_view(sent), template_view(found)
+        desired_fields, live_fields = _fields(desired["providerConfig"]), _fields(current["providerConfig"])
+        notes = pair_secrets(desired_fields, live_fields, _fingerprints(found.get("providerConfig")))
+    else:
+        desired, current = provider_view(sent), provider_view(found)
+        notes = pair_secrets(desired["authConfig"]["fields"], current["authConfig"]["fields"], _fingerprints(found))
+    return all(note.status == "same" for note in notes) and not field_changes(current, desired)
+
+
 def _leaves(value: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
     """Every non-mapping value with its path: a created object reads as a list of fields."""
     found: list[tuple[tuple[str, ...], Any]] = []

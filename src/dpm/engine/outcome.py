@@ -15,6 +15,12 @@ class Outcome:
     failed: list[Change] = field(default_factory=list)
     remaining: list[Change] = field(default_factory=list)
     error: str | None = None
+    moved: list[str] = field(default_factory=list)  # why the registry refused a write: what moved since the plan
+
+    @property
+    def stale(self) -> bool:
+        """The registry refused a write because what it would change moved since the plan was made."""
+        return bool(self.moved)
 
     @property
     def ok(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +46,9 @@ class RegistryError(DpmError):
         request_id: str | None = None,
         details: list[str] | None = None,
         hint: str | None = None,
+        envelope: Mapping[str, Any] | None = None,
     ) -> None:
+        """``envelope``: the registry's error object as it came, for callers that act on its contents."""
         text = message + "".join(f"\n    - {d}" for d in details or [])
         if request_id:
             text += f"\n    request id: {request_id}"
@@ -54,6 +56,12 @@ class RegistryError(DpmError):
         self.status = status
         self.code = code
         self.request_id = request_id
+        self.envelope: Mapping[str, Any] = envelope or {}
+
+    def about(self, option: str) -> bool:
+        """Whether this is a validation error of ``option`` (a dotted request path), such as an unknown option."""
+        fields = [e.get("field") for e in self.envelope.get("validationErrors") or [] if isinstance(e, dict)]
+        return self.status in {400, 422} and any(isinstance(f, str) and f.startswith(option) for f in fields)
 
 
 class RateLimitExceeded(RegistryError):
@@ -95,6 +103,7 @@ class RegistryClient:
     sleep: Callable[[float], None] = time.sleep  # backoff between retries
     requests: int = 0
     rate: RateInfo = field(default_factory=RateInfo)
+    preconditions_supported: bool = True  # until the registry refuses them
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -104,6 +113,11 @@ class RegistryClient:
         self._refresh_token: str | None = None
         self._waited = 0.0
         self._maybe_done = False
+
+    @property
+    def answer_lost(self) -> bool:
+        """The last call was retried after an attempt whose answer was lost, which may have been carried out."""
+        return self._maybe_done
 
     def close(self) -> None:
         assert self.http is not None
@@ -115,10 +129,33 @@ class RegistryClient:
         body = {"includeModels": True, "includeTemplates": True}
         return self._json(self.call("POST", "/admin/providers/export", json=body, idempotent=True))
 
-    def import_(self, data: Mapping[str, Any], conflict_resolution: str = "replace") -> dict[str, Any]:
-        # Import matches entries by identifier, so sending it again after a dropped response creates nothing twice.
-        body = {"data": data, "options": {"conflictResolution": conflict_resolution}}
-        return self._json(self.call("POST", "/admin/providers/import", json=body, idempotent=True))
+    def import_(
+        self,
+        data: Mapping[str, Any],
+        conflict_resolution: str = "replace",
+        preconditions: Sequence[Mapping[str, str]] = (),
+    ) -> dict[str, Any]:
+        """Import ``data``; with ``preconditions`` the registry writes nothing unless each still holds (412).
+
+        A registry without the preconditions extension refuses the option; the import is then sent without it,
+        once per session, with a warning, since an unguarded write is still what the user asked for.
+        """
+        options: dict[str, Any] = {"conflictResolution": conflict_resolution}
+        if preconditions and self.preconditions_supported:
+            options["preconditions"] = list(preconditions)
+        body = {"data": data, "options": options}
+        try:
+            # Import matches entries by identifier, so sending it again after a lost answer creates nothing twice.
+            return self._json(self.call("POST", "/admin/providers/import", json=body, idempotent=True))
+        except RegistryError as exc:
+            if "preconditions" not in options or not exc.about("options.preconditions"):
+                raise
+        self.preconditions_supported = False
+        log.warning(
+            "the registry does not support import preconditions: applying without them, so a change made by "
+            "someone else since the plan was made can be overwritten"
+        )
+        return self.import_(data, conflict_resolution)
 
     def delete(self, kind: str, object_id: str, etag: str | None) -> None:
         """Delete a ``template``, ``provider`` or ``model`` by its registry id, only if it is still at ``etag``."""
@@ -332,6 +369,7 @@ def _error(method: str, path: str, response: httpx.Response, base_url: str) -> R
         request_id=request_id,
         details=details,
         hint=hint,
+        envelope=error,
     )
 
 

@@ -20,11 +20,15 @@ def outcome_summary(applied: Applied) -> str:
         lines += [_line(c) for c in outcome.applied]
     if outcome.error:
         lines.append(f"Failed: {outcome.error}")
+        lines += [f"  moved: {what}" for what in outcome.moved]
         lines += [_line(c, "not applied: ") for c in outcome.failed]
         if outcome.remaining:
             lines.append(f"Not attempted ({len(outcome.remaining)}):")
             lines += [_line(c) for c in outcome.remaining]
-        lines.append("Run dpm apply again to converge: changes already applied plan to nothing.")
+        if outcome.stale:
+            lines.append("Make a new plan, review what moved, and apply that.")
+        else:
+            lines.append("Run dpm apply again to converge: changes already applied plan to nothing.")
     elif verified is not None:
         if verified:
             lines.append(f"Verification found {len(verified)} change(s) still to make:")

@@ -145,9 +145,22 @@ class ImportData(Strict):
     templates: Entries = Field(default_factory=list)
 
 
+class ImportPrecondition(Strict):
+    """(ext) An entry's state that the import requires, checked inside the import's own transaction."""
+
+    type: Literal["provider", "model", "template"]
+    identifier: Text = Field(
+        min_length=1, max_length=512, description="Provider identifier, providerIdentifier/modelIdentifier, or name."
+    )
+    ifMatch: Text = Field(min_length=1, max_length=128, description='The etag the entry must still have, or "absent".')
+
+
 class ImportOptions(Strict):
     conflictResolution: Literal["merge", "replace", "skip"] = "merge"
     validateOnly: bool = False
+    preconditions: list[ImportPrecondition] = Field(
+        default_factory=list, description="(ext) Checked before anything is written; 412 lists every failed one."
+    )
 
 
 class ImportRequest(Strict):

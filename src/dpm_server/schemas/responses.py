@@ -204,7 +204,7 @@ class ErrorDetail(BaseModel):
     field: str | None = None
     suggestions: list[str] | None = None
     validationErrors: list[ValidationErrorItem] | None = None
-    details: dict[str, Any] | None = None
+    details: dict[str, Any] | list[dict[str, Any]] | None = None  # a list: the failed import preconditions (ext)
 
 
 class ErrorResponse(BaseModel):

@@ -20,7 +20,7 @@ from dpm_server.db.tables import Model, Provider, Template
 from dpm_server.errors import MAX_VALIDATION_ERRORS, FieldError, ValidationFailed
 from dpm_server.schemas.requests import ImportRequest, ProviderCreate, TemplateCreate
 from dpm_server.secretbox import SecretBox
-from dpm_server.services import models, provider_rows, providers, templates
+from dpm_server.services import models, preconditions, provider_rows, providers, templates
 from dpm_server.services.audit import Action, Auditor, Entry, ResourceType
 from dpm_server.services.provider_rows import sent_fields
 from dpm_server.validation import READ_ONLY_FIELDS, from_violations, parse
@@ -249,10 +249,12 @@ def _carry_out(session: Session, box: SecretBox, plan: Plan, actor: str) -> None
 def import_(
     session: Session, *, box: SecretBox, request: ImportRequest, actor: str, auditor: Auditor | None = None
 ) -> dict[str, Any]:
-    """Plans the whole file, refuses it with every problem at once, else writes it (unless validateOnly).
+    """Checks the preconditions, plans the whole file, refuses it with every problem at once, else writes it
+    (unless validateOnly).
 
     ``auditor``: records the import and one entry per written resource, in the caller's transaction.
     """
+    preconditions.check(session, request.options.preconditions)
     plan = Plan()
     resulting = _plan_providers(session, box, request, plan)
     _plan_models(session, request, plan, resulting)
