@@ -354,3 +354,104 @@ def test_a_connectivity_test_the_registry_cannot_run_is_a_failure_beside_what_wa
     assert failures
     assert any(f.startswith("openai: the test could not run: ") for f in failures)
     assert CANARY not in "".join(failures)
+
+
+# ── writes that lost a race ───────────────────────────────────────────────────────────────────────────────────────
+
+
+def _someone_else(registry: Registry, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    auth = {"Authorization": f"Bearer {registry.token}"}
+    answer = registry.test_client.request(method, "/api" + path, json=body, headers=auth)
+    assert answer.status_code < 300, answer.text
+    return answer.json()
+
+
+def test_a_create_that_someone_else_made_first_is_refused_whole(registry: Registry, config_dir: Path) -> None:
+    config = compiled(config_dir)
+    client, transport = registry.client()
+    planned = plan(config, client)
+    theirs = {
+        "identifier": "ollama-local",
+        "name": "Made by someone else",
+        "apiEndpoint": "http://localhost:11434/v1",
+        "authMethod": "api_key",
+        "authConfig": {"type": "api_key", "fields": {"apiKey": "theirs"}, "headers": {}},
+        "capabilities": {
+            "supportsSystemMessages": True,
+            "maxContextLength": 1000,
+            "supportedRoles": ["user"],
+            "supportsStreaming": False,
+            "supportsTools": False,
+        },
+    }
+    _someone_else(registry, "POST", "/admin/providers", theirs)
+
+    applied = pipeline.run_apply(
+        planned, config.state, client, Ownership(), renderer=pipeline.renderer_for(planned, SECRETS)
+    )
+
+    outcome = applied.outcome
+    assert outcome.stale
+    assert outcome.moved == ["provider ollama-local now exists (the plan would create it)"]
+    assert outcome.applied == []
+    assert [c.kind for c in outcome.failed].count("provider") == 5
+    export = client.export()["data"]
+    assert [(p["identifier"], p["name"]) for p in export["providers"]] == [("ollama-local", "Made by someone else")]
+    assert transport.writes == 1  # refused whole, and nothing tried after it
+
+
+def test_an_update_to_an_object_that_moved_is_refused(registry: Registry, config_dir: Path) -> None:
+    client, _ = registry.client()
+    plan_and_apply(compiled(config_dir), client)
+    path = config_dir / "providers.d" / "anthropic.yaml"
+    path.write_text(path.read_text().replace("inputTokenPrice: 0.001,", "inputTokenPrice: 0.0008,"))
+    planned = plan(compiled(config_dir), client)
+    (change,) = planned.changes
+    _someone_else(registry, "PUT", f"/admin/models/{change.liveId}", {"description": "edited by hand"})
+
+    applied = pipeline.run_apply(planned, None, client, Ownership(), renderer=pipeline.renderer_for(planned, SECRETS))
+
+    assert applied.outcome.moved == ["model anthropic/claude-haiku-4-5 changed since the plan was made"]
+    model = next(m for m in client.export()["data"]["models"] if m["id"] == change.liveId)
+    assert (model["description"], model["pricingInfo"]["inputTokenPrice"]) == ("edited by hand", 0.001)
+
+
+def test_a_delete_of_an_object_that_moved_is_refused(registry: Registry, config_dir: Path) -> None:
+    client, _ = registry.client()
+    plan_and_apply(compiled(config_dir), client)
+    path = config_dir / "providers.d" / "openai.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.index("  - identifier: gpt-4o-mini\n")])
+    planned = plan(compiled(config_dir), client)
+    (change,) = planned.changes
+    _someone_else(registry, "PUT", f"/admin/models/{change.liveId}", {"description": "still in use"})
+
+    applied = pipeline.run_apply(planned, None, client, Ownership(), renderer=pipeline.renderer_for(planned, SECRETS))
+
+    assert applied.outcome.moved == ["model openai/gpt-4o-mini changed since the plan was made"]
+    assert any(m["id"] == change.liveId for m in client.export()["data"]["models"])
+
+
+def test_a_lost_answer_then_a_refused_retry_counts_as_done_only_when_the_registry_holds_the_write(
+    registry: Registry, config_dir: Path
+) -> None:
+    config = compiled(config_dir)
+    edited: list[str] = []
+
+    def drop_then_edit(request: httpx.Request, n: int) -> str | None:
+        if n == 1:
+            return "drop"  # the import commits; its answer is lost
+        if n == 2 and not edited:  # before the retry arrives, someone else edits what the import created
+            provider = next(p for p in _someone_else(registry, "GET", "/admin/providers")["data"])
+            _someone_else(registry, "PUT", f"/admin/providers/{provider['id']}", {"description": "theirs"})
+            edited.append(provider["identifier"])
+        return None
+
+    client, _ = registry.client(drop_then_edit)
+    applied = plan_and_apply(config, client)
+
+    assert applied.outcome.stale
+    assert applied.outcome.error is not None
+    assert "perhaps, by this apply's own first attempt" in applied.outcome.error
+    assert f"provider {edited[0]} now exists (the plan would create it)" in applied.outcome.moved
+    assert _someone_else(registry, "GET", "/admin/providers")["data"][0]["description"] == "theirs"

@@ -194,3 +194,59 @@ def test_a_lost_answer_then_an_unreachable_registry_says_the_write_may_be_done()
     with pytest.raises(RegistryError) as raised:
         client.import_({})
     assert "an earlier attempt lost its answer and may have been carried out" in raised.value.message
+
+
+IMPORTED = httpx.Response(200, json={"success": True, "summary": {}, "details": []})
+PRECONDITIONS = [{"type": "provider", "identifier": "p", "ifMatch": "absent"}]
+
+
+def test_import_sends_its_preconditions() -> None:
+    handler, seen = scripted(IMPORTED)
+    client, _ = client_for(handler)
+
+    client.import_({"providers": []}, preconditions=PRECONDITIONS)
+
+    assert json.loads(seen[0].content)["options"] == {"conflictResolution": "replace", "preconditions": PRECONDITIONS}
+
+
+def test_a_registry_without_import_preconditions_gets_the_import_without_them_and_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What a registry answers for an option it does not know: a validation error on that option.
+    unknown = envelope(
+        422,
+        "VALIDATION_ERROR",
+        "Validation failed",
+        validationErrors=[{"field": "options.preconditions", "message": "Extra inputs are not permitted"}],
+    )
+    handler, seen = scripted(unknown, IMPORTED, IMPORTED)
+    client, _ = client_for(handler)
+
+    with caplog.at_level("WARNING", logger="dpm.http"):
+        client.import_({"providers": []}, preconditions=PRECONDITIONS)
+        client.import_({"providers": []}, preconditions=PRECONDITIONS)
+
+    assert [json.loads(r.content)["options"] for r in seen] == [
+        {"conflictResolution": "replace", "preconditions": PRECONDITIONS},
+        {"conflictResolution": "replace"},
+        {"conflictResolution": "replace"},  # asked once per session
+    ]
+    assert len(caplog.records) == 1
+    assert "does not support import preconditions" in caplog.records[0].getMessage()
+
+
+def test_other_validation_errors_of_an_import_are_not_mistaken_for_a_missing_extension() -> None:
+    invalid = envelope(
+        422,
+        "VALIDATION_ERROR",
+        "Validation failed",
+        validationErrors=[{"field": "data.providers.0.apiEndpoint", "message": "not a URL"}],
+    )
+    handler, seen = scripted(invalid)
+    client, _ = client_for(handler)
+
+    with pytest.raises(RegistryError) as raised:
+        client.import_({"providers": []}, preconditions=PRECONDITIONS)
+
+    assert raised.value.status == 422
+    assert len(seen) == 1

@@ -127,7 +127,8 @@ def carry_out(
         try:
             _run(step, resolved[index], client)
         except RegistryError as exc:
-            if exc.status == 412 and client.answer_lost and _written(step, resolved[index], client):
+            lost = client.answer_lost
+            if exc.status == 412 and lost and _written(step, resolved[index], client):
                 outcome.applied += step.changes
                 progress(f"{step.label}: done (its answer was lost; the registry holds what it wrote)")
                 continue
@@ -136,8 +137,8 @@ def carry_out(
             if exc.status == 412:
                 outcome.moved = _moved(step, exc)
                 outcome.error = f"{step.label} refused: the registry moved since the plan was made"
-                if client.answer_lost:
-                    outcome.error += " (perhaps by this apply's own first attempt, whose answer was lost)"
+                if lost:
+                    outcome.error += " (in part, perhaps, by this apply's own first attempt, whose answer was lost)"
             else:
                 outcome.error = f"{step.label} failed: {exc.message}"
             return outcome
