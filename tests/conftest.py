@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dpm import redaction
 from dpm.commands.main import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +37,12 @@ def _no_dpm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("DPM_") or name == "CI":
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new dpm process does, knowing no secret value yet."""
+    monkeypatch.setattr(redaction, "_known", {})
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from dpm import redaction
 from dpm.config.compile import DesiredState, compile_state
 from dpm.config.load import load
 from dpm.config.project import Project, load_project
@@ -207,17 +208,33 @@ def renderer_for(plan: Plan, environ: Mapping[str, str] | None = None) -> Render
     return Renderer(plan.vars, os.environ if environ is None else environ)
 
 
-def unset_secrets(plan: Plan, environ: Mapping[str, str] | None = None) -> list[str]:
-    """What apply of ``plan`` would fail on because a secret it needs is not in the environment: a plan that says
-    so fails, rather than passing review and failing on merge."""
-    return apply.unset_secrets(plan.changes, renderer_for(plan, environ))
+def blocked(plan: Plan, renderer: Renderer | None = None) -> DpmError | None:
+    """Why apply of ``plan`` would fail or must not run, or None: a plan that says so fails, rather than passing
+    review and failing on merge.
+
+    - a secret it needs is not in the environment (every secret of a create, and each secret an update adds);
+    - it holds the value of a known secret outside the secret markers, which apply would store in clear.
+    """
+    unset = apply.unset_secrets(plan.changes, renderer or renderer_for(plan))
+    if unset:
+        return DpmError(
+            "this plan cannot be applied: " + "; ".join(unset), "export the missing DPM_* secrets and run again"
+        )
+    leaked = redaction.found_in(plan.model_dump_json())
+    if leaked:
+        return DpmError(
+            f"this plan cannot be applied: it holds the value of secret {', '.join(leaked)} in a field that is not "
+            "a secret, which the registry would store in clear",
+            "read a secret only as ${{ secret.… }} in a secret field (apiKey, clientSecret, …), never as a literal",
+        )
+    return None
 
 
 def check_applicable(plan: Plan, renderer: Renderer, max_deletes: int | None) -> None:
     """Refuse, before any write, what is sure to fail or needs saying yes to twice."""
-    problems = apply.unset_secrets(plan.changes, renderer)
-    if problems:
-        raise DpmError("cannot apply: " + "; ".join(problems), "export the missing DPM_* secrets and apply again")
+    problem = blocked(plan, renderer)
+    if problem is not None:
+        raise problem
     deletes = plan.counts.delete
     if max_deletes is not None and deletes > max_deletes:
         raise DpmError(

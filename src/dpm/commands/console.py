@@ -13,12 +13,15 @@ import time
 
 import click
 
+from dpm.redaction import ScrubbingFilter
+
 
 def configure_logging(verbose: bool) -> None:
     logger = logging.getLogger("dpm")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("dpm: %(message)s"))
+        handler.addFilter(ScrubbingFilter())
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logger.propagate = False

@@ -6,10 +6,11 @@ Exit codes: 0 success, 1 error (including usage errors, so that 2 can keep meani
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import click
 
@@ -18,6 +19,7 @@ from dpm import __version__
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.registry import apply_command, drift, dump, plan
 from dpm.errors import Cancelled, DpmError
+from dpm.redaction import ScrubbedStream
 
 
 class _LazyGroup(click.Group):
@@ -77,7 +79,23 @@ for command in (validate, render, schema, plan, apply_command, drift, dump):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run dpm and return its exit code. No traceback reaches a user unless DPM_DEBUG is set."""
+    """Run dpm and return its exit code. No traceback reaches a user unless DPM_DEBUG is set, and no known secret
+    value reaches its standard output or error."""
+    with _scrubbed_output():
+        return _run(argv)
+
+
+@contextlib.contextmanager
+def _scrubbed_output() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (s if isinstance(s, ScrubbedStream) else ScrubbedStream(s) for s in saved)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         result = cli.main(args=list(argv) if argv is not None else None, prog_name="dpm", standalone_mode=False)
     except click.exceptions.Exit as exc:

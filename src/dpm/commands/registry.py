@@ -15,6 +15,7 @@ from dpm.config.load import PROJECT_FILES, find_upwards
 from dpm.engine.dump import project_settings
 from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
+from dpm.redaction import scrub
 from dpm.reports.drift import DRIFT_REPORTERS
 from dpm.reports.outcome import outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
@@ -41,7 +42,8 @@ def plan(
     """Show what apply would change in the registry. Reads the registry once (one request).
 
     With -o, the plan is also saved for `dpm apply --plan`; it holds no secret values. A plan that needs a secret
-    the environment lacks (for a create, or a secret an update adds) fails instead, naming it, and is not saved.
+    the environment lacks (for a create, or a secret an update adds), or that would write a secret's value into a
+    field the registry stores in clear, fails instead, naming it, and is not saved.
     """
     compiled = config.compile_valid()
     if compiled is None:
@@ -50,13 +52,13 @@ def plan(
         made = pipeline.make_plan(
             compiled, session.client, session.target, compiled.ownership(prune), registry=session.url
         )
-    unset = pipeline.unset_secrets(made)
-    saved_as = out if not unset else None  # a plan that cannot be applied is shown, never saved
+    problem = pipeline.blocked(made)
+    saved_as = out if problem is None else None  # a plan that cannot be applied is shown, never saved
     if saved_as is not None:
         saved_as.write_text(made.model_dump_json(indent=2) + "\n", encoding="utf-8")
     click.echo(plan_reporter(output, color=sys.stdout.isatty(), saved_as=saved_as).report(made))
-    if unset:
-        raise DpmError("this plan cannot be applied: " + "; ".join(unset), "export the missing DPM_* secrets and plan")
+    if problem is not None:
+        raise problem
     return 2 if detailed_exitcode and not made.empty else 0
 
 
@@ -189,7 +191,7 @@ def dump(*, registry: RegistryArgs, directory: Path) -> int:
         source = session.target
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in dumped.files.items():
-        (directory / name).write_text(text, encoding="utf-8")
+        (directory / name).write_text(scrub(text), encoding="utf-8")
     click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
     # A new repository (no dpm.yaml that `dpm plan DIR` would read) is complete, so it prunes; an existing one is
     # never touched.

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from dpm import redaction
 from dpm.errors import DpmError
 
 log = logging.getLogger("dpm.http")
@@ -80,6 +81,10 @@ class Credentials:
     token: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        redaction.remember(self.token, "registry token")
+        redaction.remember(self.password, "DPM_PASSWORD")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Credentials:
@@ -308,6 +313,8 @@ class RegistryClient:
         body = self._json(response)
         self._token = body.get("token")
         self._refresh_token = body.get("refreshToken")
+        redaction.remember(self._token, "registry token")
+        redaction.remember(self._refresh_token, "refresh token")
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 from jinja2.exceptions import SecurityError
 
+from dpm import redaction
 from dpm.config.render.sandbox import environment
 from dpm.config.yamlio import Document
 from dpm.errors import RenderError
@@ -77,7 +78,9 @@ class _SecretNamespace:
         if name not in self._environ:
             self.missing.append(name)
             return ""
-        return self._environ[name]
+        value = self._environ[name]
+        redaction.remember(value, name)
+        return value
 
 
 def _check_name(namespace: str, name: str) -> None:
@@ -157,7 +160,9 @@ class Renderer:
             raise RenderError(f"expression failed: {type(exc).__name__}: {exc}") from None
         if self._secrets.read:
             names = tuple(dict.fromkeys(self._secrets.read))
-            return Secret(names, None if self._secrets.missing else str(value), text)
+            revealed = None if self._secrets.missing else str(value)
+            redaction.remember(revealed, ", ".join(names))  # what an expression built from them is secret too
+            return Secret(names, revealed, text)
         return value
 
     def _compile(self, text: str) -> Callable[[Mapping[str, Any]], Any]:

@@ -1,0 +1,71 @@
+"""The second line of defence: known secret values are replaced in everything dpm prints, logs or writes."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from dpm import redaction
+from dpm.commands.console import configure_logging
+from dpm.redaction import ScrubbedStream, remember, scrub
+
+CANARY = "sk-canary-redaction-5e1d"
+
+
+def test_a_remembered_value_is_replaced_by_its_label_everywhere_in_a_text() -> None:
+    remember(CANARY, "DPM_OPENAI_API_KEY")
+
+    assert scrub(f"key={CANARY}; again {CANARY}.") == (
+        "key=[secret DPM_OPENAI_API_KEY]; again [secret DPM_OPENAI_API_KEY]."
+    )
+    assert redaction.found_in(f"x{CANARY}x") == ["DPM_OPENAI_API_KEY"]
+    assert redaction.found_in("nothing here") == []
+
+
+def test_the_longest_value_wins_when_one_secret_contains_another() -> None:
+    remember("abcdefgh", "SHORT")
+    remember("abcdefgh-and-more", "LONG")
+
+    assert scrub("abcdefgh-and-more / abcdefgh") == "[secret LONG] / [secret SHORT]"
+
+
+@pytest.mark.parametrize("value", ["", "ollama", "1234567", None])
+def test_short_values_are_not_scrubbed_since_they_match_ordinary_words(value: str | None) -> None:
+    remember(value, "DPM_OLLAMA_LOCAL_API_KEY")
+
+    assert scrub("provider ollama-local, port 1234567") == "provider ollama-local, port 1234567"
+
+
+def test_a_scrubbed_stream_replaces_what_is_written_and_refuses_bytes() -> None:
+    remember(CANARY, "DPM_KEY")
+    target = io.StringIO()
+    stream = ScrubbedStream(target)
+
+    written = stream.write(f"leaked {CANARY}\n")
+
+    assert written == len(f"leaked {CANARY}\n")
+    assert target.getvalue() == "leaked [secret DPM_KEY]\n"
+    assert not stream.isatty()
+    with pytest.raises(TypeError):
+        stream.write(b"bytes")  # type: ignore[arg-type]
+    assert not hasattr(stream, "buffer")
+
+
+def test_the_log_handler_scrubs_messages_and_their_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("dpm")
+    saved = logger.handlers[:]
+    logger.handlers.clear()
+    try:
+        configure_logging(verbose=True)
+        remember(CANARY, "DPM_PASSWORD")
+        logging.getLogger("dpm.http").warning("login as admin with %s", CANARY)
+        logging.getLogger("dpm.http").info(f"inline {CANARY}")
+    finally:
+        logger.handlers[:] = saved
+
+    err = capsys.readouterr().err
+    assert CANARY not in err
+    assert "dpm: login as admin with [secret DPM_PASSWORD]" in err
+    assert "dpm: inline [secret DPM_PASSWORD]" in err
