@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dpm.engine.drift import LABELS, DriftReport, Finding
 from dpm.engine.plan import LEVELS, Change, FieldChange, Plan
-from dpm.reports.style import inline
+from dpm.reports.style import inline, nothing_to_do
 
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters; keep room for a footer
 _ICONS = {"create": "🟢", "update": "🟡", "delete": "🔴", "changed": "🟡", "deleted": "🔴", "unmanaged": "🟣"}
@@ -54,10 +54,9 @@ class MarkdownPlanReporter:
     def report(self, plan: Plan) -> str:
         head = f"### dpm plan for the {plan.target}\n\n"
         kept = _kept(plan)
-        if plan.empty and not plan.kept:
-            return head + "No changes. The registry matches the configuration.\n"
+        warnings = "".join(f"> ⚠️ {w}\n" for w in plan.warnings)
         if plan.empty:
-            return head + "No changes to make, but the registry holds objects in scope that the files lack.\n" + kept
+            return head + nothing_to_do(plan) + "\n" + ("\n" + warnings if warnings else "") + kept
         head += "| | create | update | delete |\n|---|---:|---:|---:|\n"
         for level in LEVELS:
             counts = [
@@ -67,8 +66,7 @@ class MarkdownPlanReporter:
         c = plan.counts
         head += f"\n**Plan: {c.create} to create, {c.update} to update, {c.delete} to delete.** "
         head += f"Applying costs {plan.requests.apply} request(s).\n\n"
-        head += "".join(f"> ⚠️ {w}\n" for w in plan.warnings) + ("\n" if plan.warnings else "")
-        head += kept + ("\n" if kept else "")
+        head += warnings + ("\n" if warnings else "") + kept + ("\n" if kept else "")
         sections = [(f"{c.kind} {c.key}", _details(_change_summary(c), _change_lines(c))) for c in plan.changes]
         return _truncated(head, sections, _where_full(self.saved_as))
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from dpm.engine.plan import Change, FieldChange, Plan
 from dpm.reports.markdown import MarkdownPlanReporter
-from dpm.reports.style import SYMBOLS, inline, styled
+from dpm.reports.style import SYMBOLS, inline, nothing_to_do, styled
 
 _SECRET_WORDS = {
     "changed": "(sensitive value changed)",
@@ -42,7 +42,7 @@ class TextPlanReporter:
         lines = [f"dpm plan for {plan.target}" + (f" (revision {plan.liveRevision})" if plan.liveRevision else "")]
         lines.append("")
         if plan.empty:
-            lines.append(_nothing_to_do(plan))
+            lines.append(nothing_to_do(plan))
         for change in plan.changes:
             lines += self._change(change)
         lines += [f"? {kept.label}: in the registry, not in the files; kept (--prune deletes it)" for kept in plan.kept]
@@ -84,13 +84,6 @@ class JsonPlanReporter:
 
     def report(self, plan: Plan) -> str:
         return plan.model_dump_json(indent=2)
-
-
-def _nothing_to_do(plan: Plan) -> str:
-    """Said only when true: the registry matches the files unless it holds objects in scope that they lack."""
-    if not plan.kept:
-        return "No changes. The registry matches the configuration."
-    return "No changes to make, but the registry holds objects in scope that the files lack (kept, listed below)."
 
 
 def _cost(plan: Plan) -> str:
