@@ -27,7 +27,7 @@ _ERRORS = {
     "403": "Admin role required",
     "404": "No such resource",
     "409": "Already exists, or conflicts with the current state",
-    "412": "If-Match does not match the current etag",
+    "412": "If-Match does not match the current etag, or an import precondition failed",
     "413": "Request body too large",
     "415": "Request bodies must be application/json",
     "422": "Validation failed; validationErrors lists every failure",
@@ -110,7 +110,7 @@ def _codes(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         codes |= {"404"}
     if method in ("post", "put", "delete") and path.startswith("/api/admin"):
         codes |= {"409"}
-    if method in ("put", "delete"):
+    if method in ("put", "delete") or path == "/api/admin/providers/import":
         codes |= {"412"}
     return sorted(codes)
 
