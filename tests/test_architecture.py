@@ -130,3 +130,14 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     module.write_text("def f():\n    import httpx\n    from dpm_server.app import create_app\n")
     assert set(imports(module)) == {"httpx", "dpm_server.app"}
     assert "dpm_server.app" not in CLIENT_MAY_IMPORT_FROM_SERVER
+
+
+# The server's optional extras: imported only by the module a setting loads when it asks for them.
+EXTRAS = {"redis": "dpm_server.http.redis_limits", "psycopg": None}  # psycopg: loaded by SQLAlchemy's dialect
+
+
+@pytest.mark.parametrize("library", sorted(EXTRAS))
+def test_optional_extras_are_imported_only_where_a_setting_loads_them(library: str) -> None:
+    users = {module for module, names in graph("dpm_server").items() if any(within(n, library) for n in names)}
+    home = EXTRAS[library]
+    assert all(home is not None and within(user, home) for user in users), users

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -18,9 +19,10 @@ from dpm_server.auth.tokens import TokenCodec, generate_signing_key
 from dpm_server.context import AppContext
 from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
+from dpm_server.extras import DISTRIBUTION, optional_module
 from dpm_server.http import handlers
 from dpm_server.http.edge import BODY_CHECKS_AT_ONCE, BodyLimits, Edge
-from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, RedisConnection, RedisRateLimiter, parse_networks
+from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, parse_networks
 from dpm_server.http.retry import RetryTransactions
 from dpm_server.keyfiles import load_or_create_key
 from dpm_server.openapi import build_openapi
@@ -32,6 +34,9 @@ from dpm_server.services.templates import seed_system_templates
 from dpm_server.settings import Settings
 from dpm_server.workers import BackgroundPool
 
+if TYPE_CHECKING:
+    from dpm_server.http.redis_limits import RedisConnection
+
 EMBEDDED_ADMIN = "dpm-embedded"
 DESCRIPTION = """The Dynamic Provider Management API, as served by dpm.
 
@@ -42,7 +47,7 @@ Errors use one envelope: `{"error": {code, message, field?, suggestions?, valida
 
 def _version() -> str:
     try:
-        return version("dpm")
+        return version(DISTRIBUTION)
     except PackageNotFoundError:
         return "0.0.0"
 
@@ -76,10 +81,11 @@ def _limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter, RedisConnec
     """In-process counters, or, with a Redis rate-limit storage, one budget shared by every replica."""
     if settings.rate_limit_storage is None:
         return MemoryRateLimiter(settings.rate_limit), MemoryRateLimiter(settings.login_rate_limit), None
-    redis = RedisConnection(settings.rate_limit_storage)
+    redis_limits = optional_module("dpm_server.http.redis_limits", "redis", "DPM_SERVER_RATE_LIMIT_STORAGE=redis://…")
+    redis = redis_limits.RedisConnection(settings.rate_limit_storage)
     return (
-        RedisRateLimiter(settings.rate_limit, redis, "requests"),
-        RedisRateLimiter(settings.login_rate_limit, redis, "logins"),
+        redis_limits.RedisRateLimiter(settings.rate_limit, redis, "requests"),
+        redis_limits.RedisRateLimiter(settings.login_rate_limit, redis, "logins"),
         redis,
     )
 

@@ -15,6 +15,7 @@ from dpm_server.auth.users import create_user
 from dpm_server.db import migrate
 from dpm_server.db.engine import Database, make_engine
 from dpm_server.errors import ApiError
+from dpm_server.extras import MissingExtra
 from dpm_server.settings import Settings
 
 
@@ -35,7 +36,10 @@ def _settings(**overrides: Any) -> Settings:
 def serve(host: str | None, port: int | None, database_url: str | None) -> None:
     """Run the registry server (the Dynamic Provider Management API) under uvicorn."""
     settings = _settings(host=host, port=port, database_url=database_url)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except MissingExtra as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(f"dpm registry on http://{settings.host}:{settings.port}/api", err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=False, server_header=False)
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dpm_server.db.tables import RegistryState
 from dpm_server.errors import Conflict
+from dpm_server.extras import MissingExtra
 from dpm_server.keyfiles import create_private_file, private_dir, warn_if_shared
 
 _WRITE = "dpm_write"
@@ -52,7 +53,10 @@ def sqlstate_of(exc: BaseException) -> str | None:
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        try:
+            engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        except ModuleNotFoundError as exc:  # the dialect's driver: psycopg is the postgres extra
+            raise MissingExtra(f"the database URL {parsed.drivername}://…", "postgres", exc.name) from None
         if parsed.get_backend_name() == "postgresql":
             event.listen(engine, "begin", _postgresql_begin)
         return engine
