@@ -9,6 +9,7 @@ import click
 import pytest
 import yaml
 
+from dpm import __version__
 from dpm.commands.main import cli
 from tests.conftest import REPO, RunDpm
 
@@ -52,7 +53,20 @@ def test_the_pre_commit_hook_runs(dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) 
     assert dpm(*args).exit_code == 0
 
 
-def test_the_action_runs_dpm_from_its_own_checkout() -> None:
+def test_the_action_installs_its_own_release_once_per_job() -> None:
     action = yaml.safe_load((REPO / "action.yml").read_text())
     assert action["runs"]["using"] == "composite"
-    assert any('"${{ github.action_path }}"' in str(step.get("run", "")) for step in action["runs"]["steps"])
+    # The pinned release is this version of dpm: one source, checked here.
+    assert action["inputs"]["version"]["default"] == __version__
+    install = next(step for step in action["runs"]["steps"] if step.get("name") == "Install dpm")
+    assert 'pip install --quiet "dpm-gitops==$DPM_VERSION"' in install["run"]
+    assert install["if"] == "steps.installed.outputs.found != 'true'"
+
+
+def test_every_failed_step_of_the_apply_workflow_stops_there() -> None:
+    # core.setFailed marks the step failed but does not stop the script: each one must be followed by a return.
+    text = (REPO / "examples" / "github" / "workflows" / "dpm-apply.yml").read_text()
+    lines = text.splitlines()
+    failing = [i for i, line in enumerate(lines) if "core.setFailed(" in line]
+    assert failing
+    assert all(lines[i + 1].strip() == "return;" for i in failing)
