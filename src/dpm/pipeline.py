@@ -25,13 +25,13 @@ from dpm.config.load import load
 from dpm.config.project import Project, load_project
 from dpm.config.render import Renderer
 from dpm.config.validate import check_documents
-from dpm.engine import apply, payload
+from dpm.engine import apply, payload, targets
 from dpm.engine.diff import diff, kept
 from dpm.engine.drift import DriftReport, detect
 from dpm.engine.dump import Dumped, dump
 from dpm.engine.live import LiveState, live_from_export
 from dpm.engine.outcome import Applied, Outcome
-from dpm.engine.plan import Change, Plan, RequestCost, count
+from dpm.engine.plan import Change, Kept, Plan, RequestCost, count
 from dpm.errors import DpmError, UsageError
 from dpm.registry.client import RegistryClient, RegistryError
 from dpm.registry.targets import Session
@@ -104,6 +104,25 @@ def read_live(client: RegistryClient) -> LiveState:
     return live_from_export(client.export())
 
 
+def compare(
+    desired: DesiredState, live: LiveState, owner: Ownership, chosen: Sequence[str] = ()
+) -> tuple[list[Change], list[str], list[Kept]]:
+    """The diff of the two states, narrowed to the ``chosen`` targets when there are any: the changes, the warnings,
+    and what the registry holds in scope that the files lack (kept, since prune is off)."""
+    if not chosen:
+        changes, warnings = diff(desired, live, owner)
+        return changes, warnings, kept(desired, live, owner)
+    selection = targets.select(chosen, desired, live)
+    desired, live = targets.narrow(desired, live, selection)
+    changes, warnings = diff(desired, live, owner)
+    changes = [c for c in changes if selection.keeps(c)]
+    return (
+        changes,
+        targets.warnings_within(warnings, changes, selection),
+        targets.kept_within(kept(desired, live, owner), selection),
+    )
+
+
 def make_plan(
     config: CompiledConfig,
     client: RegistryClient,
@@ -112,11 +131,16 @@ def make_plan(
     *,
     max_bytes: int | None = None,
     registry: str | None = None,
+    chosen: Sequence[str] = (),
 ) -> Plan:
-    """Read the registry once and diff it against the config: the changes, their request bodies and their cost."""
+    """Read the registry once and diff it against the config: the changes, their request bodies and their cost.
+
+    With ``chosen`` targets (``provider/ID``, ``model/PROVIDER/MODEL``, ``template/NAME``), only those objects and
+    what they need are compared; the plan records them.
+    """
     before = client.requests
     live = read_live(client)
-    changes, warnings = diff(config.state, live, owner)
+    changes, warnings, left_alone = compare(config.state, live, owner, chosen)
     changes = [c.model_copy(update={"body": payload.body(c, config.state)}) for c in changes]
     steps = apply.steps(changes, max_bytes or apply.MAX_IMPORT_BYTES)
     rate = client.rate
@@ -134,7 +158,8 @@ def make_plan(
         changes=changes,
         counts=count(changes),
         warnings=warnings,
-        kept=kept(config.state, live, owner),
+        kept=left_alone,
+        targets=[str(t) for t in targets.parse_all(chosen)],
         requests=cost,
         vars=dict(config.project.vars),
     )
@@ -161,9 +186,11 @@ def apply_config(
     max_deletes: int | None,
     test_connectivity: bool = False,
     conversation: Conversation = Conversation(),
+    chosen: Sequence[str] = (),
 ) -> Applied:
-    """Plan the config against the registry, show the plan, and carry it out once confirmed."""
-    made = make_plan(config, session.client, session.target, owner, registry=session.url)
+    """Plan the config (narrowed to the ``chosen`` targets) against the registry, show the plan, and carry it out
+    once confirmed."""
+    made = make_plan(config, session.client, session.target, owner, registry=session.url, chosen=chosen)
     return _carry_out(made, config.state, session, owner, max_deletes, test_connectivity, conversation)
 
 
@@ -263,8 +290,8 @@ def run_apply(
         return Applied(outcome)
     client.refresh_registry()
     live = read_live(client)
-    left = diff(state, live, owner)[0] if state is not None else _missing(plan, live)
-    return Applied(outcome, left, live, kept=list(plan.kept))
+    left = compare(state, live, owner, plan.targets)[0] if state is not None else _missing(plan, live)
+    return Applied(outcome, left, live, kept=list(plan.kept), targets=list(plan.targets))
 
 
 def _missing(plan: Plan, live: LiveState) -> list[Change]:

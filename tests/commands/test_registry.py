@@ -266,3 +266,54 @@ def test_a_template_cannot_print_dpm_own_credentials(repo: Path, dpm: RunDpm, mo
         assert "env.DPM_PASSWORD is not readable: it is one of dpm's own credentials" in result.out + result.err
         assert password not in result.out + result.err
     assert not (repo / "plan.json").exists()
+
+
+def test_a_targeted_apply_changes_only_its_targets_and_never_says_the_registry_matches(repo: Path, dpm: RunDpm) -> None:
+    applied = dpm("apply", "--auto-approve", "--target", "provider/search-team-gateway")
+    assert applied.exit_code == 0, applied.err
+    assert "Targeted: provider/search-team-gateway and what they need" in applied.out
+    assert "+ template internal-gateway" in applied.out  # defined in another file, built from: brought along
+    assert "+ provider openai" not in applied.out
+    assert "Verified for the targeted objects (provider/search-team-gateway): they match the configuration." in (
+        applied.out
+    )
+    assert "the registry matches" not in applied.out
+    clean = dpm("plan", "--target", "provider/search-team-gateway", "--detailed-exitcode")
+    assert clean.exit_code == 0
+    assert "No changes to the targeted objects." in clean.out
+    assert "matches" not in clean.out
+    assert "+ provider openai" in dpm("plan").out  # the rest is still to do
+
+
+def test_a_saved_targeted_plan_records_its_targets_and_applies_exactly_them(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("plan", "--target", "model/openai/gpt-4o", "-o", "plan.json").exit_code == 0
+    saved = json.loads((repo / "plan.json").read_text())
+    assert saved["targets"] == ["model/openai/gpt-4o"]
+    assert [(c["action"], c["kind"], c["identifier"]) for c in saved["changes"]] == [
+        ("create", "provider", "openai"),
+        ("create", "model", "gpt-4o"),
+    ]
+    both = dpm("apply", "--plan", "plan.json", "--target", "provider/openai")
+    assert both.exit_code == 1
+    assert "give either --target or --plan, not both" in both.err
+    applied = dpm("apply", "--plan", "plan.json")
+    assert applied.exit_code == 0, applied.err
+    assert "Verified for the targeted objects (model/openai/gpt-4o)" in applied.out
+    models = json.loads(dpm("plan", "--format", "json").out)["changes"]
+    assert {(c["provider"], c["identifier"]) for c in models if c["kind"] == "model" and c["provider"] == "openai"} == {
+        ("openai", "gpt-4.1"),
+        ("openai", "gpt-4.1-mini"),
+        ("openai", "gpt-4o-mini"),
+    }
+
+
+def test_a_malformed_or_unknown_target_is_a_usage_error_before_anything_is_written(repo: Path, dpm: RunDpm) -> None:
+    malformed = dpm("plan", "--target", "providers/openai")
+    assert malformed.exit_code == 1
+    assert "unknown kind 'providers'" in malformed.err
+    assert "did you mean 'provider'?" in malformed.err
+    unknown = dpm("apply", "--auto-approve", "--target", "model/openai/gpt-40")
+    assert unknown.exit_code == 1
+    assert "--target model/openai/gpt-40: not in the config or the registry" in unknown.err
+    assert "did you mean 'model/openai/gpt-4o'?" in unknown.err
+    assert "+ provider openai" in dpm("plan").out  # nothing was applied

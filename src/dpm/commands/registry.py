@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from dpm import pipeline
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
 from dpm.config.load import PROJECT_FILES, find_upwards
+from dpm.engine import targets
 from dpm.engine.dump import project_settings
 from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
@@ -21,12 +22,22 @@ from dpm.reports.outcome import outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
 
 prune_option = click.option("--prune/--no-prune", default=None, help="Delete providers in scope that the files lack.")
+target_option = click.option(
+    "--target",
+    "chosen",
+    multiple=True,
+    metavar="KIND/IDENTIFIER",
+    help="Plan only this object and what it needs (repeatable): provider/ID (with its models and the config "
+    "template it is built from), model/PROVIDER/MODEL (with its provider if missing) or template/NAME. The whole "
+    "config is still loaded and validated; prune applies within the targets only.",
+)
 
 
 @click.command()
 @config_options
 @registry_options
 @prune_option
+@target_option
 @click.option("--format", "output", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
@@ -35,6 +46,7 @@ def plan(
     config: ConfigArgs,
     registry: RegistryArgs,
     prune: bool | None,
+    chosen: tuple[str, ...],
     output: str,
     out: Path | None,
     detailed_exitcode: bool,
@@ -44,13 +56,17 @@ def plan(
     With -o, the plan is also saved for `dpm apply --plan`; it holds no secret values. A plan that needs a secret
     the environment lacks (for a create, or a secret an update adds), or that would write a secret's value into a
     field the registry stores in clear, fails instead, naming it, and is not saved.
+
+    With --target, only those objects (and what they need) are planned, and the plan says so: it compared nothing
+    else, so it never says the registry matches. A saved targeted plan records its targets.
     """
+    targets.parse_all(chosen)  # a malformed target is refused before anything is read
     compiled = config.compile_valid()
     if compiled is None:
         return 1
     with registry.session(compiled.project) as session:
         made = pipeline.make_plan(
-            compiled, session.client, session.target, compiled.ownership(prune), registry=session.url
+            compiled, session.client, session.target, compiled.ownership(prune), registry=session.url, chosen=chosen
         )
     problem = pipeline.blocked(made)
     saved_as = out if problem is None else None  # a plan that cannot be applied is shown, never saved
@@ -66,6 +82,7 @@ def plan(
 @config_options
 @registry_options
 @prune_option
+@target_option
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), help="Apply this saved plan.")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation (implied by --plan).")
 @click.option("--allow-deletes", type=click.IntRange(min=0), help="Allow this many deletes (beyond maxDeletes).")
@@ -75,6 +92,7 @@ def apply_command(
     config: ConfigArgs,
     registry: RegistryArgs,
     prune: bool | None,
+    chosen: tuple[str, ...],
     plan_file: Path | None,
     auto_approve: bool,
     allow_deletes: int | None,
@@ -86,7 +104,11 @@ def apply_command(
     saved plan is applied without asking (it was reviewed when it was made), after checking in one request that
     nothing it touches has moved. Either way, every write carries the state its plan saw, so the registry refuses
     it when someone else changed an object in between. Exit 3 when something moved, and nothing of it was written.
+
+    --target applies only those objects and what they need (see dpm plan --help); a saved targeted plan is applied
+    as it was made, so --target goes with PATH, not with --plan.
     """
+    targets.parse_all(chosen)
     conversation = pipeline.Conversation(
         show=lambda made: click.echo(TextPlanReporter(color=sys.stdout.isatty()).report(made)),
         # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
@@ -94,8 +116,9 @@ def apply_command(
         progress=lambda message: click.echo(message, err=True),
     )
     if plan_file is not None:
-        if config.paths:
-            raise UsageError("give either PATH or --plan, not both", "a saved plan already holds the config")
+        if config.paths or chosen:
+            what = "PATH" if config.paths else "--target"
+            raise UsageError(f"give either {what} or --plan, not both", "a saved plan already holds the config")
         saved = _load_plan(plan_file)
         project = config.project()
         limit = allow_deletes if allow_deletes is not None else project.settings.maxDeletes
@@ -116,6 +139,7 @@ def apply_command(
                 max_deletes=limit,
                 test_connectivity=test_connectivity,
                 conversation=conversation,
+                chosen=chosen,
             )
     if applied.nothing_to_do:
         return 0

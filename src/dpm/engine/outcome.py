@@ -36,6 +36,7 @@ class Applied:
     live: LiveState | None = None
     connectivity_failures: list[str] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)  # the plan's: in scope, in the registry, not in the files
+    targets: list[str] = field(default_factory=list)  # the plan's: verification looked at these only
 
     @property
     def ok(self) -> bool:

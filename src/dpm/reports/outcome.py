@@ -33,6 +33,17 @@ def outcome_summary(applied: Applied) -> str:
         if verified:
             lines.append(f"Verification found {len(verified)} change(s) still to make:")
             lines += [_line(c) for c in verified]
+        elif applied.targets:
+            state = (
+                f"the plan is carried out, and {len(applied.kept)} of them are in the registry, not in the files "
+                "(kept; --prune deletes them)"
+                if applied.kept
+                else "they match the configuration"
+            )
+            lines.append(
+                f"Verified for the targeted objects ({', '.join(applied.targets)}): {state}. The rest of the "
+                "registry was not compared."
+            )
         elif applied.kept:
             lines.append(
                 f"Verified: the plan is carried out; the registry also holds {len(applied.kept)} object(s) in scope "
