@@ -317,3 +317,19 @@ def test_a_malformed_or_unknown_target_is_a_usage_error_before_anything_is_writt
     assert "--target model/openai/gpt-40: not in the config or the registry" in unknown.err
     assert "did you mean 'model/openai/gpt-4o'?" in unknown.err
     assert "+ provider openai" in dpm("plan").out  # nothing was applied
+
+
+def test_prune_from_a_single_file_is_refused_with_the_targets_to_use_instead(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    for command in ("plan", "apply"):
+        refused = dpm(command, "--prune", "--auto-approve" if command == "apply" else "-v", "providers.d/openai.yaml")
+        assert refused.exit_code == 1
+        assert "refusing to prune from providers.d/openai.yaml: it is a file, not the config directory" in refused.err
+        assert "pass --target provider/openai (prune then stays within the targets)" in refused.err
+        assert "give the directory: providers.d" in refused.err
+    edit(repo / "dpm.yaml", "prune: false", "prune: true")  # the project's setting counts as much as the flag
+    assert "refusing to prune" in dpm("plan", "providers.d/openai.yaml").err
+    assert dpm("plan", "--no-prune", "providers.d/openai.yaml").exit_code == 0
+    targeted = dpm("plan", "--target", "provider/openai", "providers.d/openai.yaml", "--detailed-exitcode")
+    assert targeted.exit_code == 0, targeted.err
+    assert dpm("plan", "--detailed-exitcode", "providers.d").exit_code == 0  # the directory is everything

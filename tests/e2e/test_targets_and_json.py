@@ -37,3 +37,24 @@ def test_a_targeted_apply_writes_only_its_targets_then_the_rest_plans_as_before(
     assert ("template", "internal-gateway") not in planned
     for result in (saved, applied, rest):
         assert CANARY not in result.out + result.err
+
+
+def test_prune_from_one_file_is_refused_before_any_request(server: Server, config_repo: Path) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    refused = run_dpm("apply", "--auto-approve", "--prune", "providers.d/mistral.yaml", cwd=config_repo, env=env)
+    assert refused.exit_code == 1
+    assert "refusing to prune from providers.d/mistral.yaml" in refused.err
+    assert "--target provider/mistral" in refused.err
+    assert "dpm plan for" not in refused.out  # refused before the registry was read
+    allowed = run_dpm(
+        "apply",
+        "--auto-approve",
+        "--prune",
+        "--target",
+        "provider/mistral",
+        "providers.d/mistral.yaml",
+        cwd=config_repo,
+        env=env,
+    )
+    assert allowed.exit_code == 0, allowed.err
+    assert "Plan: 3 to create, 0 to update, 0 to delete." in allowed.out

@@ -20,8 +20,14 @@ from dpm.redaction import scrub
 from dpm.reports.drift import DRIFT_REPORTERS
 from dpm.reports.outcome import outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
+from dpm.values import Ownership
 
-prune_option = click.option("--prune/--no-prune", default=None, help="Delete providers in scope that the files lack.")
+prune_option = click.option(
+    "--prune/--no-prune",
+    default=None,
+    help="Delete providers in scope that the files lack. Refused when PATH is a file rather than the config "
+    "directory (it would delete everything else), unless --target keeps it within the targets.",
+)
 target_option = click.option(
     "--target",
     "chosen",
@@ -64,6 +70,7 @@ def plan(
     compiled = config.compile_valid()
     if compiled is None:
         return 1
+    _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
     with registry.session(compiled.project) as session:
         made = pipeline.make_plan(
             compiled, session.client, session.target, compiled.ownership(prune), registry=session.url, chosen=chosen
@@ -130,6 +137,7 @@ def apply_command(
         compiled = config.compile_valid()
         if compiled is None:
             return 1
+        _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
         limit = allow_deletes if allow_deletes is not None else compiled.project.settings.maxDeletes
         with registry.session(compiled.project) as session:
             applied = pipeline.apply_config(
@@ -147,6 +155,28 @@ def apply_command(
     if applied.outcome.stale:
         return 3  # as for a stale saved plan: what was reviewed is not what the registry holds any more
     return 0 if applied.ok else 1
+
+
+def _refuse_partial_prune(
+    config: ConfigArgs, compiled: pipeline.CompiledConfig, owner: Ownership, chosen: tuple[str, ...]
+) -> None:
+    """A file (or standard input) means "work on this", not "this is everything": pruning from it would delete every
+    provider in scope that it lacks. Targets keep prune within themselves, so they may go with a file."""
+    paths = config.paths or (DEFAULT_PATH,)
+    if not owner.prune or chosen or any(path != "-" and Path(path).is_dir() for path in paths):
+        return
+    named = [f"provider/{i}" for i in sorted(compiled.state.providers)]
+    named += [f"template/{n}" for n in sorted(compiled.state.templates)]
+    suggestion = " ".join(f"--target {n}" for n in named[:5]) + (" …" if len(named) > 5 else "")
+    one = len(paths) == 1
+    files = [p for p in paths if p != "-"]
+    directory = str(Path(files[0]).parent) if files else DEFAULT_PATH
+    raise UsageError(
+        f"refusing to prune from {', '.join(paths)}: {'it is a file' if one else 'they are files'}, not the config "
+        f"directory, so prune would delete every provider in scope that {'it lacks' if one else 'they lack'}",
+        f"to work on what {'it holds' if one else 'they hold'}, pass {suggestion or '--target KIND/IDENTIFIER'} "
+        f"(prune then stays within the targets) or --no-prune; to prune, give the directory: {directory}",
+    )
 
 
 def _load_plan(path: Path) -> Plan:
