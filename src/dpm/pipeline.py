@@ -344,6 +344,7 @@ def detect_drift(config: CompiledConfig, session: Session) -> DriftReport:
     return detect(config.state, read_live(session.client), tuple(config.project.settings.scope), session.target)
 
 
-def dump_registry(project: Project, session: Session) -> Dumped:
-    """The live registry as config files: one per provider in scope, one per custom template."""
-    return dump(read_live(session.client), Ownership(tuple(project.settings.scope)), session.target)
+def dump_registry(project: Project, session: Session, select: Sequence[str] = ()) -> Dumped:
+    """The live registry as config files: one per provider in scope, one per custom template; only those that the
+    ``select`` patterns match, when there are any."""
+    return dump(read_live(session.client), Ownership(tuple(project.settings.scope)), session.target, select)

@@ -333,3 +333,24 @@ def test_prune_from_a_single_file_is_refused_with_the_targets_to_use_instead(rep
     targeted = dpm("plan", "--target", "provider/openai", "providers.d/openai.yaml", "--detailed-exitcode")
     assert targeted.exit_code == 0, targeted.err
     assert dpm("plan", "--detailed-exitcode", "providers.d").exit_code == 0  # the directory is everything
+
+
+def test_dump_select_adopts_a_few_objects_and_its_dpm_yaml_does_not_prune(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    started = repo / "adopted"
+    dumped = dpm("dump", "--out", str(started / "providers.d"), "--select", "openai,search-*", "--select", "internal-*")
+    assert dumped.exit_code == 0, dumped.err
+    assert sorted(p.name for p in (started / "providers.d").iterdir()) == [
+        "openai.yaml",
+        "search-team-gateway.yaml",
+        "template-internal-gateway.yaml",
+    ]
+    assert "with prune: false, since --select dumped only part of the registry" in dumped.out
+    settings = (started / "dpm.yaml").read_text()
+    assert "prune: false" in settings
+    assert "prune: true" not in settings
+    unknown = dpm("dump", "--out", "other", "--select", "openai", "--select", "antropic")
+    assert unknown.exit_code == 1
+    assert "--select antropic: matches no provider in scope and no custom template" in unknown.err
+    assert "did you mean 'anthropic'?" in unknown.err
+    assert not (repo / "other").exists()  # nothing is written when a pattern is wrong

@@ -58,3 +58,17 @@ def test_prune_from_one_file_is_refused_before_any_request(server: Server, confi
     )
     assert allowed.exit_code == 0, allowed.err
     assert "Plan: 3 to create, 0 to update, 0 to delete." in allowed.out
+
+
+def test_dump_select_adopts_one_provider_which_then_plans_clean(server: Server, config_repo: Path) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    assert run_dpm("apply", "--auto-approve", cwd=config_repo, env=env).exit_code == 0
+    adopted = config_repo.parent / "adopted"
+    dumped = run_dpm("dump", "--out", "adopted/providers.d", "--select", "anthropic", cwd=config_repo.parent, env=env)
+    assert dumped.exit_code == 0, dumped.err
+    assert [p.name for p in (adopted / "providers.d").iterdir()] == ["anthropic.yaml"]
+    assert "prune: false" in (adopted / "dpm.yaml").read_text()
+    env["DPM_ANTHROPIC_API_KEY"] = SECRETS["DPM_ANTHROPIC_API_KEY"]
+    clean = run_dpm("plan", "--detailed-exitcode", cwd=adopted, env=env)
+    assert clean.exit_code == 0, clean.out + clean.err
+    assert "Kept: 5 object(s) in scope that the files lack." in clean.out  # the rest stays; nothing is deleted

@@ -235,24 +235,43 @@ def drift(*, config: ConfigArgs, registry: RegistryArgs, output: str, skip_secre
     show_default=True,
     help="Write the config files here (a new or empty directory).",
 )
-def dump(*, registry: RegistryArgs, directory: Path) -> int:
-    """Write the live registry as config files: one per provider in scope, one per custom template."""
+@click.option(
+    "--select",
+    "selected",
+    multiple=True,
+    metavar="IDENTIFIER",
+    help="Dump only the providers (identifiers) and custom templates (names) that this matches; globs as in "
+    "scope (team-*); repeatable or comma-separated. A new dpm.yaml then keeps prune off.",
+)
+def dump(*, registry: RegistryArgs, directory: Path, selected: tuple[str, ...]) -> int:
+    """Write the live registry as config files: one per provider in scope, one per custom template.
+
+    --select adopts one or a few existing objects instead of the whole registry; a pattern that matches nothing is
+    an error that lists what the registry holds.
+    """
+    patterns = [p.strip() for text in selected for p in text.split(",") if p.strip()]
+    if selected and not patterns:
+        raise UsageError("--select needs an identifier or a pattern", "for example: --select openai,team-*")
     if directory.is_dir() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty; dpm dump writes into a new or empty directory")
     project = project_at((str(directory.parent),))
     with registry.session(project) as session:
-        dumped = pipeline.dump_registry(project, session)
+        dumped = pipeline.dump_registry(project, session, patterns)
         source = session.target
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in dumped.files.items():
         (directory / name).write_text(scrub(text), encoding="utf-8")
     click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
-    # A new repository (no dpm.yaml that `dpm plan DIR` would read) is complete, so it prunes; an existing one is
-    # never touched.
+    # A new repository (no dpm.yaml that `dpm plan DIR` would read) is complete, so it prunes, unless --select chose
+    # part of the registry; an existing one is never touched.
     if find_upwards(directory.resolve(), sorted(PROJECT_FILES), levels=2) is None:
         settings = directory.parent / "dpm.yaml"
-        settings.write_text(project_settings(project.settings.scope, source), encoding="utf-8")
-        click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")
+        complete = not patterns
+        settings.write_text(project_settings(project.settings.scope, source, complete=complete), encoding="utf-8")
+        if complete:
+            click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")
+        else:
+            click.echo(f"wrote {settings} with prune: false, since --select dumped only part of the registry")
     if dumped.secrets:
         click.echo("the registry never returns secrets; set these before dpm plan:")
         click.echo("".join(f"  export {name}=…\n" for name in sorted(dumped.secrets)), nl=False)
