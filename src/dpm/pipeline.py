@@ -39,7 +39,19 @@ from dpm.values import Diagnostic, Ownership, has_errors
 
 
 class StalePlan(DpmError):
+    """A saved plan that touches objects which moved since it was made; nothing was applied."""
+
     exit_code = 3
+
+    def __init__(self, message: str, hint: str, *, plan: Plan, moved: Sequence[str]) -> None:
+        super().__init__(message, hint)
+        self.plan = plan
+        self.moved = list(moved)
+
+    def as_applied(self) -> Applied:
+        """The refusal as an apply that stopped before its first write, for reports that list what happened."""
+        outcome = Outcome(remaining=list(self.plan.changes), error=self.message.partition(":")[0], moved=self.moved)
+        return Applied(outcome, kept=list(self.plan.kept), targets=list(self.plan.targets), plan=self.plan)
 
 
 # ── files → desired state ────────────────────────────────────────────────────────────────────────────────────────
@@ -220,13 +232,14 @@ def _carry_out(  # noqa: PLR0917 - the two public entry points above pass their 
 ) -> Applied:
     conversation.show(made)
     if made.empty:
-        return Applied(Outcome(), left=[])
+        return Applied(Outcome(), left=[], kept=list(made.kept), targets=list(made.targets), plan=made)
     renderer = renderer_for(made)
     check_applicable(made, renderer, max_deletes)
     conversation.confirm(session.target)
     applied = run_apply(made, state, session.client, owner, progress=conversation.progress, renderer=renderer)
     if test_connectivity and applied.outcome.ok and not applied.left:
         applied.connectivity_failures = connectivity_failures(applied, session.client)
+    applied.plan = made
     return applied
 
 
@@ -311,6 +324,8 @@ def check_fresh(plan: Plan, live: LiveState) -> None:
         raise StalePlan(
             "the saved plan is stale; nothing was applied:\n    - " + "\n    - ".join(moved),
             "make a new plan, review it, and apply that",
+            plan=plan,
+            moved=moved,
         )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.conftest import REPO, RunDpm, example_secrets
@@ -354,3 +356,34 @@ def test_dump_select_adopts_a_few_objects_and_its_dpm_yaml_does_not_prune(repo: 
     assert "--select antropic: matches no provider in scope and no custom template" in unknown.err
     assert "did you mean 'anthropic'?" in unknown.err
     assert not (repo / "other").exists()  # nothing is written when a pattern is wrong
+
+
+def _apply_schema() -> Any:
+    return jsonschema.Draft202012Validator(json.loads((REPO / "schemas" / "apply.schema.json").read_text()))
+
+
+def test_apply_format_json_prints_one_document_that_the_schema_accepts(repo: Path, dpm: RunDpm) -> None:
+    refused = dpm("apply", "--format", "json")  # no terminal to ask, and no --auto-approve: refused as in text
+    assert refused.exit_code == 1
+    assert refused.out == ""
+    assert "refusing to apply without confirmation: there is no terminal to ask" in refused.err
+    assert "+ provider openai" in refused.err  # the plan was shown, on standard error
+    applied = dpm("apply", "--format", "json", "--auto-approve", "--target", "provider/openai")
+    assert applied.exit_code == 0, applied.err
+    document = json.loads(applied.out)
+    _apply_schema().validate(document)
+    assert document["result"] == "applied"
+    assert document["exitCode"] == 0
+    assert document["targets"] == ["provider/openai"]
+    assert len(document["applied"]) == 5
+    assert document["verification"] == {"performed": True, "changesLeft": [], "kept": [], "matches": False}
+    assert "Plan: 5 to create" in applied.err
+    assert CANARY not in applied.out + applied.err
+    everything = json.loads(dpm("apply", "--format", "json", "--auto-approve").out)
+    assert everything["verification"]["matches"] is True
+    (repo / "providers.d" / "anthropic.yaml").unlink()
+    kept = json.loads(dpm("apply", "--format", "json", "--auto-approve").out)
+    _apply_schema().validate(kept)
+    assert kept["result"] == "nothing-to-do"
+    assert kept["verification"]["kept"] == [{"kind": "provider", "identifier": "anthropic", "models": 3}]
+    assert kept["verification"]["matches"] is False

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import jsonschema
+
+from tests.conftest import REPO
 from tests.e2e.conftest import ADMIN, CANARY, SECRETS, Server, clean_environment, run_dpm
 
 
@@ -72,3 +76,43 @@ def test_dump_select_adopts_one_provider_which_then_plans_clean(server: Server, 
     clean = run_dpm("plan", "--detailed-exitcode", cwd=adopted, env=env)
     assert clean.exit_code == 0, clean.out + clean.err
     assert "Kept: 5 object(s) in scope that the files lack." in clean.out  # the rest stays; nothing is deleted
+
+
+def _valid_apply_document(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(text)  # the whole of standard output: one document
+    schema = json.loads((REPO / "schemas" / "apply.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
+    return document
+
+
+def test_apply_format_json_reports_what_happened_in_one_document_the_schema_accepts(
+    server: Server, config_repo: Path
+) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    assert run_dpm("plan", "-o", "reviewed.json", cwd=config_repo, env=env).exit_code == 0
+    first = run_dpm("apply", "--plan", "reviewed.json", "--format", "json", cwd=config_repo, env=env)
+    assert first.exit_code == 0, first.err
+    applied = _valid_apply_document(first.out)
+    assert (applied["result"], applied["exitCode"], len(applied["applied"])) == ("applied", 0, 19)
+    assert applied["verification"]["matches"] is True
+    assert "Plan: 19 to create" in first.err  # the plan, for people, on standard error
+    assert "import of 19 change(s): done" in first.err
+
+    again = run_dpm("apply", "--plan", "reviewed.json", "--format", "json", cwd=config_repo, env=env)
+    assert again.exit_code == 3
+    stale = _valid_apply_document(again.out)
+    assert (stale["result"], stale["exitCode"], stale["applied"]) == ("moved", 3, [])
+    assert "provider openai now exists (the plan would create it)" in stale["moved"]
+    assert len(stale["notAttempted"]) == 19
+    assert "the saved plan is stale" in again.err
+
+    # The registry cannot reach the providers (no outbound host is allowed): each connectivity test fails.
+    path = config_repo / "providers.d" / "mistral.yaml"
+    path.write_text(path.read_text().replace("name: Mistral AI", "name: Mistral"))
+    tested = run_dpm("apply", "--auto-approve", "--test-connectivity", "--format", "json", cwd=config_repo, env=env)
+    assert tested.exit_code == 1, tested.err
+    failed = _valid_apply_document(tested.out)
+    assert failed["result"] == "connectivity-failed"
+    assert [f.split(":")[0] for f in failed["connectivityFailures"]] == ["mistral"]
+    for result in (first, again, tested):
+        assert CANARY not in result.out + result.err

@@ -14,11 +14,12 @@ from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_
 from dpm.config.load import PROJECT_FILES, find_upwards
 from dpm.engine import targets
 from dpm.engine.dump import project_settings
+from dpm.engine.outcome import Applied
 from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.redaction import scrub
 from dpm.reports.drift import DRIFT_REPORTERS
-from dpm.reports.outcome import outcome_summary
+from dpm.reports.outcome import apply_report, outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
 from dpm.values import Ownership
 
@@ -94,6 +95,14 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation (implied by --plan).")
 @click.option("--allow-deletes", type=click.IntRange(min=0), help="Allow this many deletes (beyond maxDeletes).")
 @click.option("--test-connectivity", is_flag=True, help="Test each created or changed provider; fail if one fails.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(("json", "text")),
+    default="text",
+    show_default=True,
+    help="json: what the apply did as one document on standard output; the plan and prompt go to standard error.",
+)
 def apply_command(
     *,
     config: ConfigArgs,
@@ -104,6 +113,7 @@ def apply_command(
     auto_approve: bool,
     allow_deletes: int | None,
     test_connectivity: bool,
+    output: str,
 ) -> int:
     """Carry out a plan: show it, ask, apply it, and verify that nothing is left to do.
 
@@ -114,14 +124,58 @@ def apply_command(
 
     --target applies only those objects and what they need (see dpm plan --help); a saved targeted plan is applied
     as it was made, so --target goes with PATH, not with --plan.
+
+    --format json prints what the apply did as one JSON document on standard output (schemas/apply.schema.json);
+    the plan, the question and progress go to standard error. A stale saved plan gives a document too (result
+    "moved", exit 3); any other refusal before a write (an invalid config, too many deletes, a missing secret)
+    prints only its error, on standard error.
     """
     targets.parse_all(chosen)
+    as_json = output == "json"
     conversation = pipeline.Conversation(
-        show=lambda made: click.echo(TextPlanReporter(color=sys.stdout.isatty()).report(made)),
+        show=lambda made: click.echo(TextPlanReporter(color=_tty(as_json)).report(made), err=as_json),
         # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
-        confirm=lambda target: _confirm(auto_approve or plan_file is not None, target),
+        confirm=lambda target: _confirm(auto_approve or plan_file is not None, target, err=as_json),
         progress=lambda message: click.echo(message, err=True),
     )
+    try:
+        done = _apply(config, registry, prune, chosen, plan_file, allow_deletes, test_connectivity, conversation)
+    except Cancelled as cancelled:
+        if not as_json:
+            raise
+        click.echo(cancelled.message, err=True)  # standard output holds a JSON document or nothing
+        return cancelled.exit_code
+    except pipeline.StalePlan as stale:
+        if not as_json:
+            raise
+        # Nothing was written, but what moved is what a script needs to know: the document says so, as for a write
+        # the registry refused.
+        click.echo(f"dpm: error: {stale.message}\n    hint: {stale.hint}", err=True)
+        click.echo(apply_report(stale.as_applied(), stale.plan.target).model_dump_json(indent=2))
+        return stale.exit_code
+    if done is None:
+        return 1
+    applied, target = done
+    if as_json:
+        click.echo(apply_report(applied, target).model_dump_json(indent=2))
+        return applied.exit_code
+    if not applied.nothing_to_do:
+        click.echo(outcome_summary(applied))
+    return applied.exit_code
+
+
+def _apply(  # noqa: PLR0917 - the options of apply_command, passed through
+    config: ConfigArgs,
+    registry: RegistryArgs,
+    prune: bool | None,
+    chosen: tuple[str, ...],
+    plan_file: Path | None,
+    allow_deletes: int | None,
+    test_connectivity: bool,
+    conversation: pipeline.Conversation,
+) -> tuple[Applied, str] | None:
+    """Apply the saved plan, or a plan made now from PATH: what happened, and the registry it happened to; None
+    when the config is invalid."""
     if plan_file is not None:
         if config.paths or chosen:
             what = "PATH" if config.paths else "--target"
@@ -133,28 +187,27 @@ def apply_command(
             applied = pipeline.apply_saved(
                 saved, session, max_deletes=limit, test_connectivity=test_connectivity, conversation=conversation
             )
-    else:
-        compiled = config.compile_valid()
-        if compiled is None:
-            return 1
-        _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
-        limit = allow_deletes if allow_deletes is not None else compiled.project.settings.maxDeletes
-        with registry.session(compiled.project) as session:
-            applied = pipeline.apply_config(
-                compiled,
-                session,
-                compiled.ownership(prune),
-                max_deletes=limit,
-                test_connectivity=test_connectivity,
-                conversation=conversation,
-                chosen=chosen,
-            )
-    if applied.nothing_to_do:
-        return 0
-    click.echo(outcome_summary(applied))
-    if applied.outcome.stale:
-        return 3  # as for a stale saved plan: what was reviewed is not what the registry holds any more
-    return 0 if applied.ok else 1
+            return applied, session.target
+    compiled = config.compile_valid()
+    if compiled is None:
+        return None  # its problems are printed; no request may be made
+    _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
+    limit = allow_deletes if allow_deletes is not None else compiled.project.settings.maxDeletes
+    with registry.session(compiled.project) as session:
+        applied = pipeline.apply_config(
+            compiled,
+            session,
+            compiled.ownership(prune),
+            max_deletes=limit,
+            test_connectivity=test_connectivity,
+            conversation=conversation,
+            chosen=chosen,
+        )
+        return applied, session.target
+
+
+def _tty(err: bool) -> bool:
+    return (sys.stderr if err else sys.stdout).isatty()
 
 
 def _refuse_partial_prune(
@@ -191,12 +244,12 @@ def _load_plan(path: Path) -> Plan:
     return saved
 
 
-def _confirm(auto_approve: bool, target: str) -> None:
+def _confirm(auto_approve: bool, target: str, *, err: bool = False) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
         raise DpmError("refusing to apply without confirmation: there is no terminal to ask", "pass --auto-approve")
-    if not click.confirm(f"Apply these changes to the {target}?", default=False):
+    if not click.confirm(f"Apply these changes to the {target}?", default=False, err=err):
         raise Cancelled("Apply cancelled.")
 
 
