@@ -387,3 +387,23 @@ def test_apply_format_json_prints_one_document_that_the_schema_accepts(repo: Pat
     assert kept["result"] == "nothing-to-do"
     assert kept["verification"]["kept"] == [{"kind": "provider", "identifier": "anthropic", "models": 3}]
     assert kept["verification"]["matches"] is False
+
+
+def test_dump_format_json_lists_the_files_their_objects_and_the_secrets_to_set(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    dumped = dpm("dump", "--out", "new/providers.d", "--format", "json")
+    assert dumped.exit_code == 0, dumped.err
+    document = json.loads(dumped.out)
+    jsonschema.Draft202012Validator(json.loads((REPO / "schemas" / "dump.schema.json").read_text())).validate(document)
+    by_path = {f["path"]: f["objects"] for f in document["files"]}
+    assert by_path["new/providers.d/openai.yaml"] == [{"kind": "provider", "identifier": "openai", "models": 4}]
+    assert by_path["new/providers.d/template-internal-gateway.yaml"] == [
+        {"kind": "template", "identifier": "internal-gateway", "models": 0}
+    ]
+    assert sorted(Path(p).name for p in by_path) == sorted(p.name for p in (repo / "new" / "providers.d").iterdir())
+    assert document["projectFile"] == {"path": "new/dpm.yaml", "prune": True}
+    assert "DPM_OLLAMA_LOCAL_API_KEY" in document["secrets"]
+    assert document["selected"] == []
+    partial = json.loads(dpm("dump", "--out", "part/providers.d", "--select", "openai", "--format", "json").out)
+    assert partial["projectFile"] == {"path": "part/dpm.yaml", "prune": False}
+    assert partial["secrets"] == ["DPM_OPENAI_API_KEY"]

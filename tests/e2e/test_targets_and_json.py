@@ -71,6 +71,26 @@ def test_dump_select_adopts_one_provider_which_then_plans_clean(server: Server, 
     dumped = run_dpm("dump", "--out", "adopted/providers.d", "--select", "anthropic", cwd=config_repo.parent, env=env)
     assert dumped.exit_code == 0, dumped.err
     assert [p.name for p in (adopted / "providers.d").iterdir()] == ["anthropic.yaml"]
+    as_json = run_dpm(
+        "dump",
+        "--out",
+        "json/providers.d",
+        "--select",
+        "anth*,internal-gateway",
+        "--format",
+        "json",
+        cwd=config_repo.parent,
+        env=env,
+    )
+    assert as_json.exit_code == 0, as_json.err
+    document = json.loads(as_json.out)
+    schema = json.loads((REPO / "schemas" / "dump.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
+    assert [(f["path"], [o["identifier"] for o in f["objects"]]) for f in document["files"]] == [
+        ("json/providers.d/anthropic.yaml", ["anthropic"]),
+        ("json/providers.d/template-internal-gateway.yaml", ["internal-gateway"]),
+    ]
+    assert document["secrets"] == ["DPM_ANTHROPIC_API_KEY"]  # the template holds no secret value
     assert "prune: false" in (adopted / "dpm.yaml").read_text()
     env["DPM_ANTHROPIC_API_KEY"] = SECRETS["DPM_ANTHROPIC_API_KEY"]
     clean = run_dpm("plan", "--detailed-exitcode", cwd=adopted, env=env)

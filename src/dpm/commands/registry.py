@@ -19,6 +19,7 @@ from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.redaction import scrub
 from dpm.reports.drift import DRIFT_REPORTERS
+from dpm.reports.dump import dump_report
 from dpm.reports.outcome import apply_report, outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
 from dpm.values import Ownership
@@ -296,7 +297,15 @@ def drift(*, config: ConfigArgs, registry: RegistryArgs, output: str, skip_secre
     help="Dump only the providers (identifiers) and custom templates (names) that this matches; globs as in "
     "scope (team-*); repeatable or comma-separated. A new dpm.yaml then keeps prune off.",
 )
-def dump(*, registry: RegistryArgs, directory: Path, selected: tuple[str, ...]) -> int:
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(("json", "text")),
+    default="text",
+    show_default=True,
+    help="json: the files written, the objects in each and the secret variables to set, as one document.",
+)
+def dump(*, registry: RegistryArgs, directory: Path, selected: tuple[str, ...], output: str) -> int:
     """Write the live registry as config files: one per provider in scope, one per custom template.
 
     --select adopts one or a few existing objects instead of the whole registry; a pattern that matches nothing is
@@ -314,17 +323,25 @@ def dump(*, registry: RegistryArgs, directory: Path, selected: tuple[str, ...]) 
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in dumped.files.items():
         (directory / name).write_text(scrub(text), encoding="utf-8")
-    click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
     # A new repository (no dpm.yaml that `dpm plan DIR` would read) is complete, so it prunes, unless --select chose
     # part of the registry; an existing one is never touched.
+    settings = None
+    complete = not patterns
     if find_upwards(directory.resolve(), sorted(PROJECT_FILES), levels=2) is None:
         settings = directory.parent / "dpm.yaml"
-        complete = not patterns
         settings.write_text(project_settings(project.settings.scope, source, complete=complete), encoding="utf-8")
-        if complete:
-            click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")
-        else:
-            click.echo(f"wrote {settings} with prune: false, since --select dumped only part of the registry")
+    if output == "json":
+        written = None if settings is None else str(settings)
+        report = dump_report(
+            dumped, source=source, directory=str(directory), selected=patterns, settings=written, prune=complete
+        )
+        click.echo(report.model_dump_json(indent=2))
+        return 0
+    click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
+    if settings is not None and complete:
+        click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")
+    elif settings is not None:
+        click.echo(f"wrote {settings} with prune: false, since --select dumped only part of the registry")
     if dumped.secrets:
         click.echo("the registry never returns secrets; set these before dpm plan:")
         click.echo("".join(f"  export {name}=…\n" for name in sorted(dumped.secrets)), nl=False)
