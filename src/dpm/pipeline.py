@@ -117,14 +117,14 @@ def read_live(client: RegistryClient) -> LiveState:
 
 
 def compare(
-    desired: DesiredState, live: LiveState, owner: Ownership, chosen: Sequence[str] = ()
+    desired: DesiredState, live: LiveState, owner: Ownership, chosen: Sequence[str] = (), *, verifying: bool = False
 ) -> tuple[list[Change], list[str], list[Kept]]:
     """The diff of the two states, narrowed to the ``chosen`` targets when there are any: the changes, the warnings,
     and what the registry holds in scope that the files lack (kept, since prune is off)."""
     if not chosen:
         changes, warnings = diff(desired, live, owner)
         return changes, warnings, kept(desired, live, owner)
-    selection = targets.select(chosen, desired, live)
+    selection = targets.select(chosen, desired, live, check=not verifying)
     desired, live = targets.narrow(desired, live, selection)
     changes, warnings = diff(desired, live, owner)
     changes = [c for c in changes if selection.keeps(c)]
@@ -303,7 +303,7 @@ def run_apply(
         return Applied(outcome)
     client.refresh_registry()
     live = read_live(client)
-    left = compare(state, live, owner, plan.targets)[0] if state is not None else _missing(plan, live)
+    left = _missing(plan, live) if state is None else compare(state, live, owner, plan.targets, verifying=True)[0]
     return Applied(outcome, left, live, kept=list(plan.kept), targets=list(plan.targets))
 
 

@@ -106,3 +106,11 @@ def test_prune_and_kept_apply_within_the_targets_only() -> None:
     selection = targets.select(["provider/a", "provider/old-2"], desired, live)
     small_desired, small_live = targets.narrow(desired, live, selection)
     assert [k.identifier for k in kept(small_desired, small_live, Ownership())] == ["old-2"]
+
+
+def test_verification_accepts_a_target_that_the_apply_pruned_away() -> None:
+    # After `apply --prune --target provider/old` neither side holds old: verification must not call it unknown.
+    selection = targets.select(["provider/old"], DesiredState(), live_state([]), check=False)
+    assert selection.providers == {"old"}
+    with pytest.raises(UsageError):
+        targets.select(["provider/old"], DesiredState(), live_state([]))

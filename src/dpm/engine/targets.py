@@ -71,10 +71,12 @@ class Selection:
         return not (change.kind == "provider" and change.identifier in self.needed and change.action != "create")
 
 
-def select(targets: Sequence[str], desired: DesiredState, live: LiveState) -> Selection:
-    """What ``targets`` (as a plan records them) cover; a target that names nothing known is a usage error."""
+def select(targets: Sequence[str], desired: DesiredState, live: LiveState, *, check: bool = True) -> Selection:
+    """What ``targets`` (as a plan records them) cover; with ``check``, a target that names nothing known is a usage
+    error. Verification does not check: a target that apply pruned is rightly known to neither side any more."""
     parsed = parse_all(targets)
-    _check_known(parsed, desired, live)
+    if check:
+        _check_known(parsed, desired, live)
     providers = {t.identifier for t in parsed if t.kind == "provider"}
     models = {_split(t.identifier) for t in parsed if t.kind == "model"}
     needed = {p for p, _ in models} - providers
