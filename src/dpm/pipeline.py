@@ -187,7 +187,7 @@ class Conversation:
 
     show: Callable[[Plan], None] = lambda _: None
     confirm: Callable[[str], None] = lambda _: None
-    progress: Callable[[str], None] = lambda _: None
+    progress: Callable[[apply.StepProgress], None] = lambda _: None
 
 
 def apply_config(
@@ -289,7 +289,7 @@ def run_apply(
     client: RegistryClient,
     owner: Ownership,
     *,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[apply.StepProgress], None] = lambda _: None,
     max_bytes: int | None = None,
     renderer: Renderer | None = None,
 ) -> Applied:

@@ -3,14 +3,19 @@ documents scripts read (``apply --format json``, ``dump --format json``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from tests.conftest import REPO
-from tests.e2e.conftest import ADMIN, CANARY, SECRETS, Server, clean_environment, run_dpm
+from tests.e2e.conftest import ADMIN, CANARY, DPM, SECRETS, Server, clean_environment, run_dpm
 
 
 def test_a_targeted_apply_writes_only_its_targets_then_the_rest_plans_as_before(
@@ -116,7 +121,7 @@ def test_apply_format_json_reports_what_happened_in_one_document_the_schema_acce
     assert (applied["result"], applied["exitCode"], len(applied["applied"])) == ("applied", 0, 19)
     assert applied["verification"]["matches"] is True
     assert "Plan: 19 to create" in first.err  # the plan, for people, on standard error
-    assert "import of 19 change(s): done" in first.err
+    assert "import 1/1: 19 change(s): done" in first.err
 
     again = run_dpm("apply", "--plan", "reviewed.json", "--format", "json", cwd=config_repo, env=env)
     assert again.exit_code == 3
@@ -136,3 +141,50 @@ def test_apply_format_json_reports_what_happened_in_one_document_the_schema_acce
     assert [f.split(":")[0] for f in failed["connectivityFailures"]] == ["mistral"]
     for result in (first, again, tested):
         assert CANARY not in result.out + result.err
+
+
+def _on_a_terminal(args: list[str], cwd: Path, env: dict[str, str], answer: bytes) -> tuple[int, str, str]:
+    """Run dpm with standard input and error on a pseudo-terminal (standard output piped); its exit code, standard
+    output, and what the terminal showed."""
+    controller, terminal = pty.openpty()
+    shown = bytearray()
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):  # EIO once the last holder of the terminal side is gone
+            while chunk := os.read(controller, 4096):
+                shown.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        os.write(controller, answer)
+        process = subprocess.Popen(
+            [DPM, *args], cwd=cwd, env=env, stdin=terminal, stderr=terminal, stdout=subprocess.PIPE, text=True
+        )
+        out, _ = process.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    return process.returncode, out, shown.decode(errors="replace")
+
+
+def test_on_a_terminal_json_apply_asks_on_standard_error_and_progress_updates_in_place(
+    server: Server, config_repo: Path
+) -> None:
+    env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
+    args = ["apply", "--format", "json", "--target", "provider/mistral"]
+    code, out, terminal = _on_a_terminal(args, config_repo, env, b"yes\n")
+    assert code == 0, out + terminal
+    assert json.loads(out)["result"] == "applied"  # standard output is the document alone
+    assert "Apply these changes to the registry" in terminal
+    assert "\rimport 1/1: 3 change(s): …\x1b[K\rimport 1/1: 3 change(s): done\x1b[K" in terminal
+    # Piped, each step is one plain line, written when it is done.
+    (config_repo / "providers.d" / "mistral.yaml").unlink()
+    pruned = run_dpm("apply", "--auto-approve", "--prune", "--target", "provider/mistral", cwd=config_repo, env=env)
+    assert pruned.exit_code == 0, pruned.err
+    assert pruned.err.splitlines() == [
+        "delete 1/3: model mistral/mistral-large-latest: done",
+        "delete 2/3: model mistral/mistral-small-latest: done",
+        "delete 3/3: provider mistral: done",
+    ]

@@ -10,6 +10,7 @@ import click
 from pydantic import ValidationError
 
 from dpm import pipeline
+from dpm.commands.console import apply_progress
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
 from dpm.config.load import PROJECT_FILES, find_upwards
 from dpm.engine import targets
@@ -137,7 +138,7 @@ def apply_command(
         show=lambda made: click.echo(TextPlanReporter(color=_tty(as_json)).report(made), err=as_json),
         # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
         confirm=lambda target: _confirm(auto_approve or plan_file is not None, target, err=as_json),
-        progress=lambda message: click.echo(message, err=True),
+        progress=apply_progress,
     )
     try:
         done = _apply(config, registry, prune, chosen, plan_file, allow_deletes, test_connectivity, conversation)
