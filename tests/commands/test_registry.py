@@ -273,7 +273,7 @@ def test_a_template_cannot_print_dpm_own_credentials(repo: Path, dpm: RunDpm, mo
 def test_a_targeted_apply_changes_only_its_targets_and_never_says_the_registry_matches(repo: Path, dpm: RunDpm) -> None:
     applied = dpm("apply", "--auto-approve", "--target", "provider/search-team-gateway")
     assert applied.exit_code == 0, applied.err
-    assert "Targeted: provider/search-team-gateway and what they need" in applied.out
+    assert "Targeted: provider/search-team-gateway, with what it needs" in applied.out
     assert "+ template internal-gateway" in applied.out  # defined in another file, built from: brought along
     assert "+ provider openai" not in applied.out
     assert "Verified for the targeted objects (provider/search-team-gateway): they match the configuration." in (

@@ -34,7 +34,7 @@ def test_a_targeted_apply_writes_only_its_targets_then_the_rest_plans_as_before(
         env=env,
     )
     assert saved.exit_code == 0, saved.err
-    assert "Targeted: provider/mistral, template/internal-gateway and what they need" in saved.out
+    assert "Targeted: provider/mistral, template/internal-gateway, with what they need" in saved.out
     assert "Plan: 4 to create, 0 to update, 0 to delete." in saved.out  # mistral, its 2 models, the template
     applied = run_dpm("apply", "--plan", "p.json", cwd=config_repo, env=env)
     assert applied.exit_code == 0, applied.err

@@ -20,8 +20,8 @@ from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.redaction import scrub
 from dpm.reports.drift import DRIFT_REPORTERS
-from dpm.reports.dump import dump_report
-from dpm.reports.outcome import apply_report, outcome_summary
+from dpm.reports.dump import DUMP_REPORTERS, dump_report
+from dpm.reports.outcome import OUTCOME_REPORTERS
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
 from dpm.values import Ownership
 
@@ -100,7 +100,7 @@ def plan(
 @click.option(
     "--format",
     "output",
-    type=click.Choice(("json", "text")),
+    type=click.Choice(sorted(OUTCOME_REPORTERS)),
     default="text",
     show_default=True,
     help="json: what the apply did as one document on standard output; the plan and prompt go to standard error.",
@@ -153,16 +153,14 @@ def apply_command(
         # Nothing was written, but what moved is what a script needs to know: the document says so, as for a write
         # the registry refused.
         click.echo(f"dpm: error: {stale.message}\n    hint: {stale.hint}", err=True)
-        click.echo(apply_report(stale.as_applied(), stale.plan.target).model_dump_json(indent=2))
+        click.echo(OUTCOME_REPORTERS[output]().report(stale.as_applied(), stale.plan.target))
         return stale.exit_code
     if done is None:
         return 1
     applied, target = done
-    if as_json:
-        click.echo(apply_report(applied, target).model_dump_json(indent=2))
-        return applied.exit_code
-    if not applied.nothing_to_do:
-        click.echo(outcome_summary(applied))
+    summary = OUTCOME_REPORTERS[output]().report(applied, target)
+    if summary:
+        click.echo(summary)
     return applied.exit_code
 
 
@@ -301,7 +299,7 @@ def drift(*, config: ConfigArgs, registry: RegistryArgs, output: str, skip_secre
 @click.option(
     "--format",
     "output",
-    type=click.Choice(("json", "text")),
+    type=click.Choice(sorted(DUMP_REPORTERS)),
     default="text",
     show_default=True,
     help="json: the files written, the objects in each and the secret variables to set, as one document.",
@@ -331,13 +329,12 @@ def dump(*, registry: RegistryArgs, directory: Path, selected: tuple[str, ...], 
     if find_upwards(directory.resolve(), sorted(PROJECT_FILES), levels=2) is None:
         settings = directory.parent / "dpm.yaml"
         settings.write_text(project_settings(project.settings.scope, source, complete=complete), encoding="utf-8")
-    if output == "json":
-        written = None if settings is None else str(settings)
-        report = dump_report(
-            dumped, source=source, directory=str(directory), selected=patterns, settings=written, prune=complete
-        )
-        click.echo(report.model_dump_json(indent=2))
-        return 0
+    written = None if settings is None else str(settings)
+    report = dump_report(
+        dumped, source=source, directory=str(directory), selected=patterns, settings=written, prune=complete
+    )
+    click.echo(DUMP_REPORTERS[output]().report(report))
+    return 0
     click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
     if settings is not None and complete:
         click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")

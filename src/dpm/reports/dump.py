@@ -1,10 +1,10 @@
-"""What a dump wrote, as JSON for scripts (``dpm dump --format json``, ``schemas/dump.schema.json``): the files and
-the objects in each, the ``dpm.yaml`` it started (if any), and the secret variables to set before planning."""
+"""What a dump wrote: the files and the objects in each, the ``dpm.yaml`` it started (if any), and the secret
+variables to set before planning; as text for people, or JSON for scripts (``schemas/dump.schema.json``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
@@ -65,3 +65,29 @@ def dump_report(
         projectFile=ProjectFile(path=settings, prune=prune) if settings is not None else None,
         secrets=sorted(dumped.secrets),
     )
+
+
+class DumpReporter(Protocol):
+    def report(self, report: DumpReport) -> str: ...
+
+
+class TextDumpReporter:
+    def report(self, report: DumpReport) -> str:
+        lines = [f"wrote {len(report.files)} file(s) to {report.directory}"]
+        project = report.projectFile
+        if project is not None and project.prune:
+            lines.append(f"wrote {project.path} with prune: true, since the dump holds everything in scope")
+        elif project is not None:
+            lines.append(f"wrote {project.path} with prune: false, since --select dumped only part of the registry")
+        if report.secrets:
+            lines.append("the registry never returns secrets; set these before dpm plan:")
+            lines += [f"  export {name}=…" for name in report.secrets]
+        return "\n".join(lines)
+
+
+class JsonDumpReporter:
+    def report(self, report: DumpReport) -> str:
+        return report.model_dump_json(indent=2)
+
+
+DUMP_REPORTERS: dict[str, type[DumpReporter]] = {"json": JsonDumpReporter, "text": TextDumpReporter}

@@ -3,7 +3,7 @@ connectivity tests that failed. A half-applied change is reported as exactly tha
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
@@ -153,3 +153,24 @@ def outcome_summary(applied: Applied) -> str:
             lines.append("Verified: the registry matches the configuration.")
     lines += [f"connectivity test failed: {failure}" for failure in applied.connectivity_failures]
     return "\n".join(lines)
+
+
+class OutcomeReporter(Protocol):
+    def report(self, applied: Applied, target: str) -> str: ...
+
+
+class TextOutcomeReporter:
+    """The summary for people; an apply with nothing to do has said so in its plan, and adds nothing."""
+
+    def report(self, applied: Applied, target: str) -> str:
+        return "" if applied.nothing_to_do else outcome_summary(applied)
+
+
+class JsonOutcomeReporter:
+    """One document, always: a script reads standard output whatever happened (``schemas/apply.schema.json``)."""
+
+    def report(self, applied: Applied, target: str) -> str:
+        return apply_report(applied, target).model_dump_json(indent=2)
+
+
+OUTCOME_REPORTERS: dict[str, type[OutcomeReporter]] = {"json": JsonOutcomeReporter, "text": TextOutcomeReporter}

@@ -26,7 +26,8 @@ def inline(value: Any) -> str:
 
 def targeted_note(plan: Plan) -> str:
     """What a targeted plan looked at: only its targets, so it says nothing of the rest of the registry."""
-    return f"Targeted: {', '.join(plan.targets)} and what they need; the rest of the registry was not compared."
+    needs = "it needs" if len(plan.targets) == 1 else "they need"
+    return f"Targeted: {', '.join(plan.targets)}, with what {needs}; the rest of the registry was not compared."
 
 
 def nothing_to_do(plan: Plan) -> str:
