@@ -127,6 +127,9 @@ def apply_command(
     --target applies only those objects and what they need (see dpm plan --help); a saved targeted plan is applied
     as it was made, so --target goes with PATH, not with --plan.
 
+    Progress goes to standard error, one line per import batch and per delete ("import 2/5: 1,200 change(s):
+    done"), completed in place on a terminal.
+
     --format json prints what the apply did as one JSON document on standard output (schemas/apply.schema.json);
     the plan, the question and progress go to standard error. A stale saved plan gives a document too (result
     "moved", exit 3); any other refusal before a write (an invalid config, too many deletes, a missing secret)
