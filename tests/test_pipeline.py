@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -455,3 +457,43 @@ def test_a_lost_answer_then_a_refused_retry_counts_as_done_only_when_the_registr
     assert "perhaps, by this apply's own first attempt" in applied.outcome.error
     assert f"provider {edited[0]} now exists (the plan would create it)" in applied.outcome.moved
     assert _someone_else(registry, "GET", "/admin/providers")["data"][0]["description"] == "theirs"
+
+
+def test_a_targeted_apply_writes_only_its_targets_and_verifies_only_them(registry: Registry, config_dir: Path) -> None:
+    config = compiled(config_dir)
+    client, _ = registry.client()
+    owner = Ownership()
+    chosen = ["provider/search-team-gateway", "model/openai/gpt-4o"]
+    planned = pipeline.make_plan(config, client, "test registry", owner, chosen=chosen)
+    assert planned.targets == ["model/openai/gpt-4o", "provider/search-team-gateway"]
+    # The provider's template is defined in another file, and is brought along; so is gpt-4o's missing provider.
+    assert [(c.action, c.key) for c in planned.changes] == [
+        ("create", "internal-gateway"),
+        ("create", "openai"),
+        ("create", "search-team-gateway"),
+        ("create", "openai/gpt-4o"),
+        ("create", "search-team-gateway/gateway/claude-sonnet-4-5"),
+        ("create", "search-team-gateway/gateway/gpt-4o"),
+    ]
+    applied = pipeline.run_apply(planned, config.state, client, owner, renderer=pipeline.renderer_for(planned, SECRETS))
+    assert applied.outcome.ok
+    assert applied.left == []  # verified within the targets: the rest of the config is not applied, and not "left"
+    assert applied.targets == planned.targets
+    again = pipeline.make_plan(config, client, "test registry", owner, chosen=chosen)
+    assert again.empty
+    whole = plan(config, client)
+    assert {c.key for c in whole.changes} >= {"anthropic", "openai/gpt-4.1", "mistral"}
+    assert "openai/gpt-4o" not in {c.key for c in whole.changes}
+
+
+def test_a_targeted_plan_checksum_covers_its_targets_and_an_untargeted_one_is_unchanged(
+    registry: Registry, config_dir: Path
+) -> None:
+    config = compiled(config_dir)
+    client, _ = registry.client()
+    targeted = pipeline.make_plan(config, client, "test registry", Ownership(), chosen=["provider/openai"])
+    assert targeted.compute_checksum() != targeted.model_copy(update={"targets": []}).compute_checksum()
+    whole = plan(config, client)
+    # Plans saved before targets existed have no such field; their checksums still hold.
+    legacy = whole.model_dump(mode="json", exclude={"checksum", "targets"})
+    assert whole.checksum == "sha256:" + hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()

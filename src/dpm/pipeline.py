@@ -25,13 +25,13 @@ from dpm.config.load import load
 from dpm.config.project import Project, load_project
 from dpm.config.render import Renderer
 from dpm.config.validate import check_documents
-from dpm.engine import apply, payload
+from dpm.engine import apply, payload, targets
 from dpm.engine.diff import diff, kept
 from dpm.engine.drift import DriftReport, detect
 from dpm.engine.dump import Dumped, dump
 from dpm.engine.live import LiveState, live_from_export
 from dpm.engine.outcome import Applied, Outcome
-from dpm.engine.plan import Change, Plan, RequestCost, count
+from dpm.engine.plan import Change, Kept, Plan, RequestCost, count
 from dpm.errors import DpmError, UsageError
 from dpm.registry.client import RegistryClient, RegistryError
 from dpm.registry.targets import Session
@@ -39,7 +39,19 @@ from dpm.values import Diagnostic, Ownership, has_errors
 
 
 class StalePlan(DpmError):
+    """A saved plan that touches objects which moved since it was made; nothing was applied."""
+
     exit_code = 3
+
+    def __init__(self, message: str, hint: str, *, plan: Plan, moved: Sequence[str]) -> None:
+        super().__init__(message, hint)
+        self.plan = plan
+        self.moved = list(moved)
+
+    def as_applied(self) -> Applied:
+        """The refusal as an apply that stopped before its first write, for reports that list what happened."""
+        outcome = Outcome(remaining=list(self.plan.changes), error=self.message.partition(":")[0], moved=self.moved)
+        return Applied(outcome, kept=list(self.plan.kept), targets=list(self.plan.targets), plan=self.plan)
 
 
 # ── files → desired state ────────────────────────────────────────────────────────────────────────────────────────
@@ -104,6 +116,25 @@ def read_live(client: RegistryClient) -> LiveState:
     return live_from_export(client.export())
 
 
+def compare(
+    desired: DesiredState, live: LiveState, owner: Ownership, chosen: Sequence[str] = (), *, verifying: bool = False
+) -> tuple[list[Change], list[str], list[Kept]]:
+    """The diff of the two states, narrowed to the ``chosen`` targets when there are any: the changes, the warnings,
+    and what the registry holds in scope that the files lack (kept, since prune is off)."""
+    if not chosen:
+        changes, warnings = diff(desired, live, owner)
+        return changes, warnings, kept(desired, live, owner)
+    selection = targets.select(chosen, desired, live, check=not verifying)
+    desired, live = targets.narrow(desired, live, selection)
+    changes, warnings = diff(desired, live, owner)
+    changes = [c for c in changes if selection.keeps(c)]
+    return (
+        changes,
+        targets.warnings_within(warnings, changes, selection),
+        targets.kept_within(kept(desired, live, owner), selection),
+    )
+
+
 def make_plan(
     config: CompiledConfig,
     client: RegistryClient,
@@ -112,11 +143,16 @@ def make_plan(
     *,
     max_bytes: int | None = None,
     registry: str | None = None,
+    chosen: Sequence[str] = (),
 ) -> Plan:
-    """Read the registry once and diff it against the config: the changes, their request bodies and their cost."""
+    """Read the registry once and diff it against the config: the changes, their request bodies and their cost.
+
+    With ``chosen`` targets (``provider/ID``, ``model/PROVIDER/MODEL``, ``template/NAME``), only those objects and
+    what they need are compared; the plan records them.
+    """
     before = client.requests
     live = read_live(client)
-    changes, warnings = diff(config.state, live, owner)
+    changes, warnings, left_alone = compare(config.state, live, owner, chosen)
     changes = [c.model_copy(update={"body": payload.body(c, config.state)}) for c in changes]
     steps = apply.steps(changes, max_bytes or apply.MAX_IMPORT_BYTES)
     rate = client.rate
@@ -134,7 +170,8 @@ def make_plan(
         changes=changes,
         counts=count(changes),
         warnings=warnings,
-        kept=kept(config.state, live, owner),
+        kept=left_alone,
+        targets=[str(t) for t in targets.parse_all(chosen)],
         requests=cost,
         vars=dict(config.project.vars),
     )
@@ -150,7 +187,7 @@ class Conversation:
 
     show: Callable[[Plan], None] = lambda _: None
     confirm: Callable[[str], None] = lambda _: None
-    progress: Callable[[str], None] = lambda _: None
+    progress: Callable[[apply.StepProgress], None] = lambda _: None
 
 
 def apply_config(
@@ -161,9 +198,11 @@ def apply_config(
     max_deletes: int | None,
     test_connectivity: bool = False,
     conversation: Conversation = Conversation(),
+    chosen: Sequence[str] = (),
 ) -> Applied:
-    """Plan the config against the registry, show the plan, and carry it out once confirmed."""
-    made = make_plan(config, session.client, session.target, owner, registry=session.url)
+    """Plan the config (narrowed to the ``chosen`` targets) against the registry, show the plan, and carry it out
+    once confirmed."""
+    made = make_plan(config, session.client, session.target, owner, registry=session.url, chosen=chosen)
     return _carry_out(made, config.state, session, owner, max_deletes, test_connectivity, conversation)
 
 
@@ -193,13 +232,14 @@ def _carry_out(  # noqa: PLR0917 - the two public entry points above pass their 
 ) -> Applied:
     conversation.show(made)
     if made.empty:
-        return Applied(Outcome(), left=[])
+        return Applied(Outcome(), left=[], kept=list(made.kept), targets=list(made.targets), plan=made)
     renderer = renderer_for(made)
     check_applicable(made, renderer, max_deletes)
     conversation.confirm(session.target)
     applied = run_apply(made, state, session.client, owner, progress=conversation.progress, renderer=renderer)
     if test_connectivity and applied.outcome.ok and not applied.left:
         applied.connectivity_failures = connectivity_failures(applied, session.client)
+    applied.plan = made
     return applied
 
 
@@ -249,7 +289,7 @@ def run_apply(
     client: RegistryClient,
     owner: Ownership,
     *,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[apply.StepProgress], None] = lambda _: None,
     max_bytes: int | None = None,
     renderer: Renderer | None = None,
 ) -> Applied:
@@ -263,8 +303,8 @@ def run_apply(
         return Applied(outcome)
     client.refresh_registry()
     live = read_live(client)
-    left = diff(state, live, owner)[0] if state is not None else _missing(plan, live)
-    return Applied(outcome, left, live, kept=list(plan.kept))
+    left = _missing(plan, live) if state is None else compare(state, live, owner, plan.targets, verifying=True)[0]
+    return Applied(outcome, left, live, kept=list(plan.kept), targets=list(plan.targets))
 
 
 def _missing(plan: Plan, live: LiveState) -> list[Change]:
@@ -284,6 +324,8 @@ def check_fresh(plan: Plan, live: LiveState) -> None:
         raise StalePlan(
             "the saved plan is stale; nothing was applied:\n    - " + "\n    - ".join(moved),
             "make a new plan, review it, and apply that",
+            plan=plan,
+            moved=moved,
         )
 
 
@@ -317,6 +359,7 @@ def detect_drift(config: CompiledConfig, session: Session) -> DriftReport:
     return detect(config.state, read_live(session.client), tuple(config.project.settings.scope), session.target)
 
 
-def dump_registry(project: Project, session: Session) -> Dumped:
-    """The live registry as config files: one per provider in scope, one per custom template."""
-    return dump(read_live(session.client), Ownership(tuple(project.settings.scope)), session.target)
+def dump_registry(project: Project, session: Session, select: Sequence[str] = ()) -> Dumped:
+    """The live registry as config files: one per provider in scope, one per custom template; only those that the
+    ``select`` patterns match, when there are any."""
+    return dump(read_live(session.client), Ownership(tuple(project.settings.scope)), session.target, select)

@@ -1,5 +1,5 @@
 """The published JSON Schemas (draft 2020-12): the config files, generated from the resource vocabulary, and the
-JSON outputs (the plan and the diagnostics document), generated from their models.
+JSON outputs (the plan, the diagnostics document, what an apply did and what a dump wrote), generated from their models.
 
 The schemas describe files as written, before rendering, so every value that dpm lets an expression compute
 also accepts a ``${{ … }}`` string there. Editors and check-jsonschema then agree with ``dpm validate`` on every
@@ -16,6 +16,8 @@ from pydantic import Field, TypeAdapter
 
 from dpm.engine.plan import Plan
 from dpm.reports.diagnostics import DiagnosticsReport
+from dpm.reports.dump import DumpReport
+from dpm.reports.outcome import ApplyReport
 from dpm.resources import models
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -67,6 +69,8 @@ def schemas() -> dict[str, dict[str, Any]]:
         "environment.schema.json": models.EnvironmentConfig.model_json_schema(),
         "diagnostics.schema.json": DiagnosticsReport.model_json_schema(),
         "plan.schema.json": Plan.model_json_schema(mode="serialization"),
+        "apply.schema.json": ApplyReport.model_json_schema(mode="serialization"),
+        "dump.schema.json": DumpReport.model_json_schema(mode="serialization"),
     }
     return {name: {"$schema": DIALECT, "$id": SCHEMA_BASE + name, **schema} for name, schema in generated.items()}
 

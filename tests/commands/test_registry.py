@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.conftest import REPO, RunDpm, example_secrets
@@ -266,3 +268,142 @@ def test_a_template_cannot_print_dpm_own_credentials(repo: Path, dpm: RunDpm, mo
         assert "env.DPM_PASSWORD is not readable: it is one of dpm's own credentials" in result.out + result.err
         assert password not in result.out + result.err
     assert not (repo / "plan.json").exists()
+
+
+def test_a_targeted_apply_changes_only_its_targets_and_never_says_the_registry_matches(repo: Path, dpm: RunDpm) -> None:
+    applied = dpm("apply", "--auto-approve", "--target", "provider/search-team-gateway")
+    assert applied.exit_code == 0, applied.err
+    assert "Targeted: provider/search-team-gateway, with what it needs" in applied.out
+    assert "+ template internal-gateway" in applied.out  # defined in another file, built from: brought along
+    assert "+ provider openai" not in applied.out
+    assert "Verified for the targeted objects (provider/search-team-gateway): they match the configuration." in (
+        applied.out
+    )
+    assert "the registry matches" not in applied.out
+    clean = dpm("plan", "--target", "provider/search-team-gateway", "--detailed-exitcode")
+    assert clean.exit_code == 0
+    assert "No changes to the targeted objects." in clean.out
+    assert "matches" not in clean.out
+    assert "+ provider openai" in dpm("plan").out  # the rest is still to do
+
+
+def test_a_saved_targeted_plan_records_its_targets_and_applies_exactly_them(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("plan", "--target", "model/openai/gpt-4o", "-o", "plan.json").exit_code == 0
+    saved = json.loads((repo / "plan.json").read_text())
+    assert saved["targets"] == ["model/openai/gpt-4o"]
+    assert [(c["action"], c["kind"], c["identifier"]) for c in saved["changes"]] == [
+        ("create", "provider", "openai"),
+        ("create", "model", "gpt-4o"),
+    ]
+    both = dpm("apply", "--plan", "plan.json", "--target", "provider/openai")
+    assert both.exit_code == 1
+    assert "give either --target or --plan, not both" in both.err
+    applied = dpm("apply", "--plan", "plan.json")
+    assert applied.exit_code == 0, applied.err
+    assert "Verified for the targeted objects (model/openai/gpt-4o)" in applied.out
+    models = json.loads(dpm("plan", "--format", "json").out)["changes"]
+    assert {(c["provider"], c["identifier"]) for c in models if c["kind"] == "model" and c["provider"] == "openai"} == {
+        ("openai", "gpt-4.1"),
+        ("openai", "gpt-4.1-mini"),
+        ("openai", "gpt-4o-mini"),
+    }
+
+
+def test_a_malformed_or_unknown_target_is_a_usage_error_before_anything_is_written(repo: Path, dpm: RunDpm) -> None:
+    malformed = dpm("plan", "--target", "providers/openai")
+    assert malformed.exit_code == 1
+    assert "unknown kind 'providers'" in malformed.err
+    assert "did you mean 'provider'?" in malformed.err
+    unknown = dpm("apply", "--auto-approve", "--target", "model/openai/gpt-40")
+    assert unknown.exit_code == 1
+    assert "--target model/openai/gpt-40: not in the config or the registry" in unknown.err
+    assert "did you mean 'model/openai/gpt-4o'?" in unknown.err
+    assert "+ provider openai" in dpm("plan").out  # nothing was applied
+
+
+def test_prune_from_a_single_file_is_refused_with_the_targets_to_use_instead(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    for command in ("plan", "apply"):
+        refused = dpm(command, "--prune", "--auto-approve" if command == "apply" else "-v", "providers.d/openai.yaml")
+        assert refused.exit_code == 1
+        assert "refusing to prune from providers.d/openai.yaml: it is a file, not the config directory" in refused.err
+        assert "pass --target provider/openai (prune then stays within the targets)" in refused.err
+        assert "give the directory: providers.d" in refused.err
+    edit(repo / "dpm.yaml", "prune: false", "prune: true")  # the project's setting counts as much as the flag
+    assert "refusing to prune" in dpm("plan", "providers.d/openai.yaml").err
+    assert dpm("plan", "--no-prune", "providers.d/openai.yaml").exit_code == 0
+    targeted = dpm("plan", "--target", "provider/openai", "providers.d/openai.yaml", "--detailed-exitcode")
+    assert targeted.exit_code == 0, targeted.err
+    assert dpm("plan", "--detailed-exitcode", "providers.d").exit_code == 0  # the directory is everything
+
+
+def test_dump_select_adopts_a_few_objects_and_its_dpm_yaml_does_not_prune(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    started = repo / "adopted"
+    dumped = dpm("dump", "--out", str(started / "providers.d"), "--select", "openai,search-*", "--select", "internal-*")
+    assert dumped.exit_code == 0, dumped.err
+    assert sorted(p.name for p in (started / "providers.d").iterdir()) == [
+        "openai.yaml",
+        "search-team-gateway.yaml",
+        "template-internal-gateway.yaml",
+    ]
+    assert "with prune: false, since --select dumped only part of the registry" in dumped.out
+    settings = (started / "dpm.yaml").read_text()
+    assert "prune: false" in settings
+    assert "prune: true" not in settings
+    unknown = dpm("dump", "--out", "other", "--select", "openai", "--select", "antropic")
+    assert unknown.exit_code == 1
+    assert "--select antropic: matches no provider in scope and no custom template" in unknown.err
+    assert "did you mean 'anthropic'?" in unknown.err
+    assert not (repo / "other").exists()  # nothing is written when a pattern is wrong
+
+
+def _apply_schema() -> Any:
+    return jsonschema.Draft202012Validator(json.loads((REPO / "schemas" / "apply.schema.json").read_text()))
+
+
+def test_apply_format_json_prints_one_document_that_the_schema_accepts(repo: Path, dpm: RunDpm) -> None:
+    refused = dpm("apply", "--format", "json")  # no terminal to ask, and no --auto-approve: refused as in text
+    assert refused.exit_code == 1
+    assert refused.out == ""
+    assert "refusing to apply without confirmation: there is no terminal to ask" in refused.err
+    assert "+ provider openai" in refused.err  # the plan was shown, on standard error
+    applied = dpm("apply", "--format", "json", "--auto-approve", "--target", "provider/openai")
+    assert applied.exit_code == 0, applied.err
+    document = json.loads(applied.out)
+    _apply_schema().validate(document)
+    assert document["result"] == "applied"
+    assert document["exitCode"] == 0
+    assert document["targets"] == ["provider/openai"]
+    assert len(document["applied"]) == 5
+    assert document["verification"] == {"performed": True, "changesLeft": [], "kept": [], "matches": False}
+    assert "Plan: 5 to create" in applied.err
+    assert CANARY not in applied.out + applied.err
+    everything = json.loads(dpm("apply", "--format", "json", "--auto-approve").out)
+    assert everything["verification"]["matches"] is True
+    (repo / "providers.d" / "anthropic.yaml").unlink()
+    kept = json.loads(dpm("apply", "--format", "json", "--auto-approve").out)
+    _apply_schema().validate(kept)
+    assert kept["result"] == "nothing-to-do"
+    assert kept["verification"]["kept"] == [{"kind": "provider", "identifier": "anthropic", "models": 3}]
+    assert kept["verification"]["matches"] is False
+
+
+def test_dump_format_json_lists_the_files_their_objects_and_the_secrets_to_set(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    dumped = dpm("dump", "--out", "new/providers.d", "--format", "json")
+    assert dumped.exit_code == 0, dumped.err
+    document = json.loads(dumped.out)
+    jsonschema.Draft202012Validator(json.loads((REPO / "schemas" / "dump.schema.json").read_text())).validate(document)
+    by_path = {f["path"]: f["objects"] for f in document["files"]}
+    assert by_path["new/providers.d/openai.yaml"] == [{"kind": "provider", "identifier": "openai", "models": 4}]
+    assert by_path["new/providers.d/template-internal-gateway.yaml"] == [
+        {"kind": "template", "identifier": "internal-gateway", "models": 0}
+    ]
+    assert sorted(Path(p).name for p in by_path) == sorted(p.name for p in (repo / "new" / "providers.d").iterdir())
+    assert document["projectFile"] == {"path": "new/dpm.yaml", "prune": True}
+    assert "DPM_OLLAMA_LOCAL_API_KEY" in document["secrets"]
+    assert document["selected"] == []
+    partial = json.loads(dpm("dump", "--out", "part/providers.d", "--select", "openai", "--format", "json").out)
+    assert partial["projectFile"] == {"path": "part/dpm.yaml", "prune": False}
+    assert partial["secrets"] == ["DPM_OPENAI_API_KEY"]

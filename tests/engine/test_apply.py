@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dpm.config.render import Renderer
-from dpm.engine.apply import carry_out, steps, unset_secrets
+from dpm.engine.apply import StepProgress, carry_out, steps, unset_secrets
 from dpm.engine.payload import SecretMoved
 from dpm.engine.plan import Change, SecretNote
 from dpm.registry.client import Credentials, RegistryClient
@@ -169,16 +169,16 @@ def registry_holds(client: RegistryClient) -> dict[str, dict[str, Any]]:
 def test_carry_out_sends_each_step_and_the_secret_only_in_the_request(client: RegistryClient) -> None:
     marker = {"$secret": KEY, "fingerprint": fingerprint(CANARY)}
     planned = steps([create_provider("acme", api_key=marker), create_model("acme", "small")])
-    said: list[str] = []
+    said: list[StepProgress] = []
     outcome = carry_out(planned, client, Renderer({}, ENVIRON), said.append)
     assert outcome.ok
     assert keys(outcome.applied) == ["create acme", "create acme/small"]
     assert (outcome.failed, outcome.remaining) == ([], [])
-    assert said == ["import of 2 change(s): done"]
+    assert [step.line for step in said] == ["import 1/1: 2 change(s): …", "import 1/1: 2 change(s): done"]
     held = registry_holds(client)
     assert sorted(held) == ["acme", "acme/small"]
     assert fingerprint_matches(held["acme"]["authConfig"]["fieldFingerprints"]["apiKey"], CANARY)
-    assert CANARY not in repr(outcome) + repr(planned) + "".join(said)
+    assert CANARY not in repr(outcome) + repr(planned) + repr(said)
 
 
 def test_a_failing_step_stops_the_run_and_the_outcome_says_exactly_what_happened(client: RegistryClient) -> None:
@@ -189,7 +189,7 @@ def test_a_failing_step_stops_the_run_and_the_outcome_says_exactly_what_happened
         create_model("beta", "too-long", context=2000),  # longer than its provider allows: the registry refuses
         delete("provider", "old", str(uuid.uuid4())),
     ]
-    said: list[str] = []
+    said: list[StepProgress] = []
     outcome = carry_out(steps(changes, max_bytes=1), client, Renderer({}, {}), said.append)
     assert not outcome.ok
     assert keys(outcome.applied) == ["create acme", "create acme/small"]
@@ -197,7 +197,11 @@ def test_a_failing_step_stops_the_run_and_the_outcome_says_exactly_what_happened
     assert keys(outcome.remaining) == ["delete old"]
     assert outcome.error is not None
     assert outcome.error.startswith("import of 2 change(s) failed: POST /admin/providers/import: 422")
-    assert said == ["import of 2 change(s): done"]
+    # Imports and deletes are counted apart; the failed step is reported as failed, and the delete never started.
+    assert [step.line for step in said if step.state != "sending"] == [
+        "import 1/2: 2 change(s): done",
+        "import 2/2: 2 change(s): failed",
+    ]
     assert sorted(registry_holds(client)) == ["acme", "acme/small"]  # the failed import left nothing behind
 
 

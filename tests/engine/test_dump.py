@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from dpm.engine.dump import dump, secret_name
+from dpm.engine.dump import DumpedObject, dump, project_settings, secret_name
 from dpm.engine.live import live_from_export
+from dpm.errors import UsageError
 from dpm.pipeline import compile_config
 from dpm.resources.secrets import REDACTED, fingerprint
 from dpm.values import Ownership, Secret
@@ -131,3 +132,36 @@ def test_only_providers_in_scope_are_dumped_and_never_a_system_one() -> None:
 )
 def test_secret_names_are_environment_variable_names(owner: str, field: str, name: str) -> None:
     assert secret_name(owner, field) == name
+
+
+def test_select_dumps_only_what_its_patterns_match_and_says_what_each_file_holds() -> None:
+    providers = [provider("team-a"), provider("team-b"), provider("openai"), provider("sys", isSystem=True)]
+    live = live_from_export(export(providers, [model("team-a", "m1"), model("team-a", "m2")], [TEMPLATE]))
+    dumped = dump(live, Ownership(), "registry", select=["team-*", TEMPLATE["name"]])
+    assert sorted(dumped.objects) == ["team-a.yaml", "team-b.yaml", "template-team-gateway.yaml"]
+    assert dumped.objects["team-a.yaml"] == [DumpedObject("provider", "team-a", 2)]
+    assert sorted(dumped.files) == sorted(dumped.objects)
+    assert sorted(dump(live, Ownership(), "registry").objects) == [
+        "openai.yaml",
+        "team-a.yaml",
+        "team-b.yaml",
+        "template-team-gateway.yaml",
+    ]
+
+
+def test_a_select_pattern_that_matches_nothing_names_what_exists() -> None:
+    live = live_from_export(export([provider("openai"), provider("sys", isSystem=True)], [], []))
+    with pytest.raises(UsageError) as close:
+        dump(live, Ownership(), "registry", select=["openai", "opnai"])
+    assert close.value.message == "--select opnai: matches no provider in scope and no custom template"
+    assert close.value.hint == "did you mean 'openai'?"
+    with pytest.raises(UsageError) as far:
+        dump(live, Ownership(), "registry", select=["zzz*", "sys"])  # a system provider is never dumped
+    assert far.value.hint == "the registry holds: openai"
+
+
+def test_the_dpm_yaml_of_a_selective_dump_never_prunes() -> None:
+    assert "prune: true" in project_settings(["*"], "registry")
+    partial = project_settings(["*"], "registry", complete=False)
+    assert "prune: false" in partial
+    assert "prune: true" not in partial

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from dpm.engine.outcome import Applied, Outcome
 from dpm.engine.plan import Change, Kept
-from dpm.reports.outcome import outcome_summary
+from dpm.reports.outcome import RESULTS, Result, Verification, apply_report, outcome_summary
 
 ACME = Change(action="create", kind="provider", identifier="acme")
 SMALL = Change(action="create", kind="model", provider="acme", identifier="small")
@@ -67,3 +69,19 @@ def test_verified_says_matches_only_when_nothing_in_scope_was_kept() -> None:
     summary = outcome_summary(Applied(Outcome(applied=[ACME]), left=[], kept=kept))
     assert "matches" not in summary
     assert "the registry also holds 1 object(s) in scope that the files lack (kept; --prune deletes them)" in summary
+
+
+def test_the_json_outcome_names_each_result_with_its_exit_code() -> None:
+    failed = apply_report(Applied(Outcome(applied=[ACME], failed=[BETA], remaining=[OLD], error="500")), "registry x")
+    assert (failed.result, failed.exitCode) == ("failed", 1)
+    assert [c.identifier for c in failed.notAttempted] == ["old"]
+    assert failed.verification == Verification(performed=False, matches=False)
+    left = apply_report(Applied(Outcome(applied=[ACME]), left=[SMALL]), "registry x")
+    assert (left.result, left.exitCode, left.verification.changesLeft[0].provider) == ("changes-left", 1, "acme")
+    targeted = apply_report(Applied(Outcome(applied=[ACME]), left=[], targets=["provider/acme"]), "registry x")
+    assert (targeted.result, targeted.exitCode, targeted.verification.matches) == ("applied", 0, False)
+    kept = apply_report(Applied(Outcome(), left=[], kept=[Kept(kind="provider", identifier="old")]), "registry x")
+    assert (kept.result, kept.verification.matches) == ("nothing-to-do", False)
+    moved = apply_report(Applied(Outcome(remaining=[BETA], error="stale", moved=["provider beta changed"])), "x")
+    assert (moved.result, moved.exitCode) == ("moved", 3)
+    assert set(RESULTS) == set(get_args(Result))  # every result is documented in the schema

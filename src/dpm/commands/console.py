@@ -1,5 +1,5 @@
-"""What a command shows on the terminal while it talks to a registry: its request log, and a countdown while dpm
-waits for the registry's rate-limit window.
+"""What a command shows on the terminal while it talks to a registry: its request log, the progress of an apply,
+and a countdown while dpm waits for the registry's rate-limit window.
 
 Logging is for people: warnings always, every request with -v or DEBUG=dynamic-providers:*. Never a secret: the
 client logs methods, paths, statuses and request ids only.
@@ -13,6 +13,7 @@ import time
 
 import click
 
+from dpm.engine.apply import StepProgress
 from dpm.redaction import ScrubbingFilter
 
 
@@ -31,10 +32,22 @@ def countdown(seconds: float, reason: str) -> None:
     """Wait for a rate-limit window, showing the time left."""
     end = time.monotonic() + seconds
     interactive = sys.stderr.isatty()
-    click.echo(f"dpm: {reason}; waiting {seconds:.0f}s for the next window", err=True)
+    # On a terminal, an apply's live progress line may be open: clear it, and the step's line comes back when done.
+    clear = "\r\x1b[K" if interactive else ""
+    click.echo(f"{clear}dpm: {reason}; waiting {seconds:.0f}s for the next window", err=True)
     while (left := end - time.monotonic()) > 0:
         if interactive:
             click.echo(f"\r  {left:4.0f}s left ", nl=False, err=True)
         time.sleep(min(1.0 if interactive else 30.0, left))
     if interactive:
         click.echo("", err=True)
+
+
+def apply_progress(step: StepProgress) -> None:
+    """One line per import batch and per delete on standard error: on a terminal it is written as the step is sent
+    and completed in place, so a long apply shows what it is waiting for; piped, only the finished line is written."""
+    if sys.stderr.isatty():
+        # \x1b[K clears what a longer line before it left behind.
+        click.echo(f"\r{step.line}\x1b[K", nl=step.state != "sending", err=True)
+    elif step.state != "sending":
+        click.echo(step.line, err=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from dpm.config.render import Renderer
 from dpm.engine.diff import holds
@@ -49,6 +49,45 @@ class Step:
             return []
         wanted = [(c, ABSENT if c.action == "create" else c.etag) for c in self.changes]
         return [{"type": c.kind, "identifier": c.key, "ifMatch": etag} for c, etag in wanted if etag is not None]
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    """Where a long apply is: step ``number`` of ``total`` of its kind (imports and deletes are counted apart), and
+    whether it is being sent, is done, or failed. ``line`` is what a person reads."""
+
+    kind: Literal["import", "delete"]
+    number: int
+    total: int
+    subject: str  # an import's change count, or what a delete removes
+    state: Literal["sending", "done", "done-lost", "failed"]
+
+    @property
+    def line(self) -> str:
+        ending = {
+            "sending": "…",
+            "done": "done",
+            "done-lost": "done (its answer was lost; the registry holds what it wrote)",
+            "failed": "failed",
+        }[self.state]
+        return f"{self.kind} {self.number}/{self.total}: {self.subject}: {ending}"
+
+    def __str__(self) -> str:
+        return self.line
+
+
+def _positions(planned: Sequence[Step]) -> list[StepProgress]:
+    """Each step's place among the steps of its kind, to report as it runs."""
+    totals = {"import": sum(s.body is not None for s in planned), "delete": sum(s.body is None for s in planned)}
+    seen = {"import": 0, "delete": 0}
+    found = []
+    for step in planned:
+        kind: Literal["import", "delete"] = "delete" if step.body is None else "import"
+        seen[kind] += 1
+        change = step.changes[0]
+        subject = f"{change.kind} {change.key}" if kind == "delete" else f"{len(step.changes):,} change(s)"
+        found.append(StepProgress(kind, seen[kind], totals[kind], subject, "sending"))
+    return found
 
 
 def describe_move(change: Change, *, present: bool) -> str:
@@ -115,23 +154,27 @@ def carry_out(
     planned: Sequence[Step],
     client: RegistryClient,
     renderer: Renderer,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[StepProgress], None] = lambda _: None,
 ) -> Outcome:
     """Run each step in order; stop at the first failure and report what was and was not applied.
 
     Secrets are resolved (and checked against the plan's fingerprints) before the first request is sent.
+    ``progress`` hears of each step as it is sent and when it is done or failed.
     """
     outcome = Outcome()
     resolved = [resolve(step.body, renderer) for step in planned]
+    positions = _positions(planned)
     for index, step in enumerate(planned):
+        progress(positions[index])
         try:
             _run(step, resolved[index], client)
         except RegistryError as exc:
             lost = client.answer_lost
             if exc.status == 412 and lost and _written(step, resolved[index], client):
                 outcome.applied += step.changes
-                progress(f"{step.label}: done (its answer was lost; the registry holds what it wrote)")
+                progress(replace(positions[index], state="done-lost"))
                 continue
+            progress(replace(positions[index], state="failed"))
             outcome.failed = list(step.changes)
             outcome.remaining = [c for later in planned[index + 1 :] for c in later.changes]
             if exc.status == 412:
@@ -143,7 +186,7 @@ def carry_out(
                 outcome.error = f"{step.label} failed: {exc.message}"
             return outcome
         outcome.applied += step.changes
-        progress(f"{step.label}: done")
+        progress(replace(positions[index], state="done"))
     return outcome
 
 

@@ -6,35 +6,76 @@ the registry never returns, becomes a reference ``${{ secret.DPM_<PROVIDER>_<FIE
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from dpm.config.yamlio import dump_yaml
 from dpm.engine.live import LiveState
 from dpm.engine.normalize import AUTH_FIELDS, MODEL_FIELDS, PROVIDER_FIELDS, TEMPLATE_FIELDS
+from dpm.errors import UsageError
+from dpm.resources.rules import did_you_mean
 from dpm.resources.secrets import REDACTED
 from dpm.values import Ownership
+
+
+@dataclass(frozen=True)
+class DumpedObject:
+    kind: Literal["provider", "template"]
+    identifier: str  # provider identifier or template name
+    models: int = 0
 
 
 @dataclass
 class Dumped:
     files: dict[str, str] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    objects: dict[str, list[DumpedObject]] = field(default_factory=dict)  # file name → what it holds
 
 
-def project_settings(scope: Sequence[str], source: str) -> str:
-    """The ``dpm.yaml`` for a repository that a dump starts: it holds everything in ``scope``, so it prunes."""
+def project_settings(scope: Sequence[str], source: str, *, complete: bool = True) -> str:
+    """The ``dpm.yaml`` for a repository that a dump starts. A ``complete`` dump holds everything in ``scope``, so
+    it prunes; a selective one (``--select``) holds only what was chosen, so it must not."""
     patterns = ", ".join(f'"{pattern}"' for pattern in scope)
+    if complete:
+        ownership = (
+            "# The files beside it hold everything the registry had in scope, so dpm owns all of it: a provider in "
+            "scope\n# that the files lack is deleted on apply (prune), models first, at most maxDeletes at a time.\n"
+        )
+    else:
+        ownership = (
+            "# The files beside it hold only what dpm dump --select chose, not everything the registry has in scope,\n"
+            "# so prune stays off: a provider in scope that the files lack is kept, never deleted.\n"
+        )
     return (
-        f"# Written by dpm dump from the {source}.\n"
-        "# The files beside it hold everything the registry had in scope, so dpm owns all of it: a provider in scope\n"
-        "# that the files lack is deleted on apply (prune), models first, at most maxDeletes at a time.\n"
+        f"# Written by dpm dump from the {source}.\n{ownership}"
         f"scope: [{patterns}]\n"
-        "prune: true\n"
+        f"prune: {'true' if complete else 'false'}\n"
         "maxDeletes: 5\n"
     )
+
+
+def selection(live: LiveState, owner: Ownership, patterns: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The providers in scope and the custom templates that ``patterns`` (globs, as in ``scope``) match. A
+    pattern that matches nothing is a usage error naming what exists."""
+    providers = {i for i, p in live.providers.items() if owner.owns(p)}
+    if not patterns:
+        return providers, set(live.templates)
+    names = providers | set(live.templates)
+    matched = {p: {n for n in names if fnmatch.fnmatchcase(n, p)} for p in patterns}
+    unmatched = [p for p in patterns if not matched[p]]
+    if unmatched:
+        close = [hint for p in unmatched if (hint := did_you_mean(p, names))]
+        listed = sorted(names)
+        existing = ", ".join(listed[:20]) + (f" and {len(listed) - 20} more" if len(listed) > 20 else "")
+        raise UsageError(
+            f"--select {', '.join(unmatched)}: matches no provider in scope and no custom template",
+            "; ".join(close) or (f"the registry holds: {existing}" if listed else "the registry holds nothing to dump"),
+        )
+    chosen = set().union(*matched.values())
+    return providers & chosen, set(live.templates) & chosen
 
 
 def secret_name(owner: str, field_name: str) -> str:
@@ -43,24 +84,26 @@ def secret_name(owner: str, field_name: str) -> str:
     return "DPM_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{owner}_{words}").strip("_").upper()
 
 
-def dump(live: LiveState, owner: Ownership, source: str) -> Dumped:
+def dump(live: LiveState, owner: Ownership, source: str, select: Sequence[str] = ()) -> Dumped:
+    """Every provider in scope and every custom template, or only those that the ``select`` patterns match."""
     result = Dumped()
     header = f"# Written by dpm dump from the {source}.\n"
-    for identifier in sorted(live.providers):
+    providers, templates = selection(live, owner, select)
+    for identifier in sorted(providers):
         provider = live.providers[identifier]
-        if not owner.owns(provider):
-            continue
         document = {"kind": "Provider", **_provider(provider, result)}
         models = live.models.get(identifier, {})
         document["models"] = [_pick(models[m], ("identifier", *MODEL_FIELDS)) for m in sorted(models)]
         result.files[f"{identifier}.yaml"] = header + dump_yaml(document)
-    for name in sorted(live.templates):
+        result.objects[f"{identifier}.yaml"] = [DumpedObject("provider", identifier, len(models))]
+    for name in sorted(templates):
         template = live.templates[name]
         document = {"kind": "ProviderTemplate", "name": name, **_pick(template, TEMPLATE_FIELDS)}
         config = document.get("providerConfig")
         if isinstance(config, dict) and isinstance(config.get("authConfig"), dict):
             config["authConfig"] = _auth(config["authConfig"], f"template_{name}", result)
         result.files[f"template-{_slug(name)}.yaml"] = header + dump_yaml(document)
+        result.objects[f"template-{_slug(name)}.yaml"] = [DumpedObject("template", name)]
     return result
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dpm.engine.live import LiveState
-from dpm.engine.plan import Change, Kept
+from dpm.engine.plan import Change, Kept, Plan
 
 
 @dataclass
@@ -36,6 +36,15 @@ class Applied:
     live: LiveState | None = None
     connectivity_failures: list[str] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)  # the plan's: in scope, in the registry, not in the files
+    targets: list[str] = field(default_factory=list)  # the plan's: verification looked at these only
+    plan: Plan | None = None  # what was carried out
+
+    @property
+    def exit_code(self) -> int:
+        """0 done and verified (or nothing to do), 3 the registry refused a write because something moved, else 1."""
+        if self.outcome.stale:
+            return 3  # as for a stale saved plan: what was reviewed is not what the registry holds any more
+        return 0 if self.ok else 1
 
     @property
     def ok(self) -> bool:

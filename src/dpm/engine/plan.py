@@ -107,6 +107,11 @@ class Plan(Record):
         description="Objects in scope that the registry holds and the files lack: kept, since prune is off "
         "(--prune deletes them). A plan with none of them and no changes means the registry matches the files.",
     )
+    targets: list[str] = Field(
+        default_factory=list,
+        description="The --target objects this plan was narrowed to (KIND/IDENTIFIER), with what they need; empty "
+        "for a plan of the whole config. A targeted plan compared nothing else, so it never says the registry matches.",
+    )
     requests: RequestCost
     vars: dict[str, Any] = Field(default_factory=dict, description="The vars the config was rendered with.")
     checksum: str | None = Field(default=None, description="sha256 of the plan without this field.")
@@ -115,8 +120,13 @@ class Plan(Record):
     def empty(self) -> bool:
         return not self.changes
 
+    @property
+    def targeted(self) -> bool:
+        return bool(self.targets)
+
     def compute_checksum(self) -> str:
-        content = self.model_dump(mode="json", exclude={"checksum"})
+        # An untargeted plan is summed without the field, so that plans saved before it existed stay valid.
+        content = self.model_dump(mode="json", exclude={"checksum"} if self.targets else {"checksum", "targets"})
         return "sha256:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
     def sealed(self) -> Plan:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dpm.engine.drift import LABELS, DriftReport, Finding
 from dpm.engine.plan import LEVELS, Change, FieldChange, Plan
-from dpm.reports.style import inline, nothing_to_do
+from dpm.reports.style import inline, nothing_to_do, targeted_note
 
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters; keep room for a footer
 _ICONS = {"create": "🟢", "update": "🟡", "delete": "🔴", "changed": "🟡", "deleted": "🔴", "unmanaged": "🟣"}
@@ -53,6 +53,7 @@ class MarkdownPlanReporter:
 
     def report(self, plan: Plan) -> str:
         head = f"### dpm plan for the {plan.target}\n\n"
+        head += f"> 🎯 {targeted_note(plan)}\n\n" if plan.targeted else ""
         kept = _kept(plan)
         warnings = "".join(f"> ⚠️ {w}\n" for w in plan.warnings)
         if plan.empty:

@@ -3,9 +3,109 @@ connectivity tests that failed. A half-applied change is reported as exactly tha
 
 from __future__ import annotations
 
+from typing import Literal, Protocol
+
+from pydantic import Field
+
 from dpm.engine.outcome import Applied
-from dpm.engine.plan import Change
+from dpm.engine.plan import Action, Change, Counts, Kept, Kind, Record
 from dpm.reports.style import SYMBOLS
+
+APPLY_FORMAT_VERSION = 1
+
+Result = Literal["nothing-to-do", "applied", "changes-left", "connectivity-failed", "failed", "moved"]
+RESULTS: dict[str, str] = {
+    "nothing-to-do": "exit 0: the plan had no changes, so nothing was written",
+    "applied": "exit 0: every change was applied and verification found nothing left to do",
+    "changes-left": "exit 1: every request succeeded, but verification found changes still to make",
+    "connectivity-failed": "exit 1: applied and verified, but a connectivity test of a changed provider failed",
+    "failed": "exit 1: a request failed; what came before it is applied, the rest was not attempted",
+    "moved": "exit 3: the registry refused a write because an object it touches moved since the plan was made",
+}
+
+
+class ChangeRef(Record):
+    action: Action
+    kind: Kind
+    provider: str | None = Field(default=None, description="The provider identifier, for a model.")
+    identifier: str = Field(description="Provider or model identifier, or template name.")
+
+    @classmethod
+    def of(cls, change: Change) -> ChangeRef:
+        return cls(action=change.action, kind=change.kind, provider=change.provider, identifier=change.identifier)
+
+
+class Verification(Record):
+    performed: bool = Field(
+        description="Whether the registry was compared with the config after the writes (or, with nothing to do, "
+        "by the plan itself); false when apply stopped at a failed request."
+    )
+    changesLeft: list[ChangeRef] = Field(default_factory=list, description="What the registry still lacks.")
+    kept: list[Kept] = Field(
+        default_factory=list, description="In scope, in the registry, not in the files: kept, since prune is off."
+    )
+    matches: bool = Field(
+        description="The registry matches the whole configuration: verified, nothing left, nothing kept, and not a "
+        "targeted apply (which compared only its targets)."
+    )
+
+
+class ApplyReport(Record):
+    """The output of ``dpm apply --format json``: what the apply did, one document on standard output."""
+
+    formatVersion: int = APPLY_FORMAT_VERSION
+    target: str = Field(description="The registry the apply wrote to.")
+    targets: list[str] = Field(default_factory=list, description="The plan's --target objects; empty for all.")
+    result: Result = Field(description="; ".join(f"{name}: {meaning}" for name, meaning in RESULTS.items()))
+    exitCode: int = Field(description="dpm's exit code: 0 done, 1 failed or left undone, 3 something moved.")
+    planned: Counts = Field(description="What the plan held.")
+    planChecksum: str | None = Field(default=None, description="The checksum of the plan that was carried out.")
+    applied: list[ChangeRef] = Field(default_factory=list)
+    failed: list[ChangeRef] = Field(default_factory=list, description="The changes of the request that failed.")
+    notAttempted: list[ChangeRef] = Field(default_factory=list, description="After the failure: never sent.")
+    error: str | None = Field(default=None, description="Why the failed request failed.")
+    moved: list[str] = Field(default_factory=list, description="What moved since the plan (result 'moved').")
+    verification: Verification
+    connectivityFailures: list[str] = Field(default_factory=list, description="provider: why its test failed.")
+
+
+def result_of(applied: Applied) -> Result:
+    if applied.outcome.stale:
+        return "moved"
+    if not applied.outcome.ok:
+        return "failed"
+    if applied.nothing_to_do:
+        return "nothing-to-do"
+    if applied.left:
+        return "changes-left"
+    return "connectivity-failed" if applied.connectivity_failures else "applied"
+
+
+def apply_report(applied: Applied, target: str) -> ApplyReport:
+    outcome, plan = applied.outcome, applied.plan
+    performed = applied.left is not None
+    left = [ChangeRef.of(c) for c in applied.left or []]
+    warnings = bool(plan and plan.empty and plan.warnings)  # an empty plan's warnings: what it could not compare
+    return ApplyReport(
+        target=target,
+        targets=list(applied.targets),
+        result=result_of(applied),
+        exitCode=applied.exit_code,
+        planned=plan.counts if plan else Counts(),
+        planChecksum=plan.checksum if plan else None,
+        applied=[ChangeRef.of(c) for c in outcome.applied],
+        failed=[ChangeRef.of(c) for c in outcome.failed],
+        notAttempted=[ChangeRef.of(c) for c in outcome.remaining],
+        error=outcome.error,
+        moved=list(outcome.moved),
+        verification=Verification(
+            performed=performed,
+            changesLeft=left,
+            kept=list(applied.kept),
+            matches=performed and not left and not applied.kept and not applied.targets and not warnings,
+        ),
+        connectivityFailures=list(applied.connectivity_failures),
+    )
 
 
 def _line(change: Change, prefix: str = "") -> str:
@@ -33,6 +133,17 @@ def outcome_summary(applied: Applied) -> str:
         if verified:
             lines.append(f"Verification found {len(verified)} change(s) still to make:")
             lines += [_line(c) for c in verified]
+        elif applied.targets:
+            state = (
+                f"the plan is carried out, and {len(applied.kept)} of them are in the registry, not in the files "
+                "(kept; --prune deletes them)"
+                if applied.kept
+                else "they match the configuration"
+            )
+            lines.append(
+                f"Verified for the targeted objects ({', '.join(applied.targets)}): {state}. The rest of the "
+                "registry was not compared."
+            )
         elif applied.kept:
             lines.append(
                 f"Verified: the plan is carried out; the registry also holds {len(applied.kept)} object(s) in scope "
@@ -42,3 +153,24 @@ def outcome_summary(applied: Applied) -> str:
             lines.append("Verified: the registry matches the configuration.")
     lines += [f"connectivity test failed: {failure}" for failure in applied.connectivity_failures]
     return "\n".join(lines)
+
+
+class OutcomeReporter(Protocol):
+    def report(self, applied: Applied, target: str) -> str: ...
+
+
+class TextOutcomeReporter:
+    """The summary for people; an apply with nothing to do has said so in its plan, and adds nothing."""
+
+    def report(self, applied: Applied, target: str) -> str:
+        return "" if applied.nothing_to_do else outcome_summary(applied)
+
+
+class JsonOutcomeReporter:
+    """One document, always: a script reads standard output whatever happened (``schemas/apply.schema.json``)."""
+
+    def report(self, applied: Applied, target: str) -> str:
+        return apply_report(applied, target).model_dump_json(indent=2)
+
+
+OUTCOME_REPORTERS: dict[str, type[OutcomeReporter]] = {"json": JsonOutcomeReporter, "text": TextOutcomeReporter}

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from dpm.engine.plan import Change, FieldChange, Plan
 from dpm.reports.markdown import MarkdownPlanReporter
-from dpm.reports.style import SYMBOLS, inline, nothing_to_do, styled
+from dpm.reports.style import SYMBOLS, inline, nothing_to_do, styled, targeted_note
 
 _SECRET_WORDS = {
     "changed": "(sensitive value changed)",
@@ -40,6 +40,7 @@ class TextPlanReporter:
 
     def report(self, plan: Plan) -> str:
         lines = [f"dpm plan for {plan.target}" + (f" (revision {plan.liveRevision})" if plan.liveRevision else "")]
+        lines += [targeted_note(plan)] if plan.targeted else []
         lines.append("")
         if plan.empty:
             lines.append(nothing_to_do(plan))

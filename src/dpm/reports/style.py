@@ -24,8 +24,19 @@ def inline(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
+def targeted_note(plan: Plan) -> str:
+    """What a targeted plan looked at: only its targets, so it says nothing of the rest of the registry."""
+    needs = "it needs" if len(plan.targets) == 1 else "they need"
+    return f"Targeted: {', '.join(plan.targets)}, with what {needs}; the rest of the registry was not compared."
+
+
 def nothing_to_do(plan: Plan) -> str:
-    """Said only when true: "matches" needs no object in scope that the files lack and no value left uncompared."""
+    """Said only when true: "matches" needs no object in scope that the files lack and no value left uncompared,
+    and a plan that compared everything (a targeted plan compared only its targets)."""
+    if plan.targeted:
+        return "No changes to the targeted objects" + (
+            " (but some are in the registry and not in the files: kept, listed below)." if plan.kept else "."
+        )
     if plan.kept:
         return "No changes to make, but the registry holds objects in scope that the files lack (kept, listed below)."
     if plan.warnings:  # on a plan without changes, each says what could not be compared
