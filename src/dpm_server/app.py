@@ -8,6 +8,7 @@ from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from dpm_server import logs
 from dpm_server.auth import users
@@ -17,14 +18,16 @@ from dpm_server.auth.sessions import TokenPolicy
 from dpm_server.auth.tokens import TokenCodec, generate_signing_key
 from dpm_server.context import AppContext
 from dpm_server.db import migrate
-from dpm_server.db.engine import Database, make_engine
+from dpm_server.db.engine import Database, make_engine, report_errors
 from dpm_server.http import handlers
 from dpm_server.http.edge import BODY_CHECKS_AT_ONCE, BodyLimits, Edge
+from dpm_server.http.measure import Measure
 from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, RedisConnection, RedisRateLimiter, parse_networks
 from dpm_server.http.retry import RetryTransactions
 from dpm_server.keyfiles import load_or_create_key
+from dpm_server.metrics import Metrics
 from dpm_server.openapi import build_openapi
-from dpm_server.routers import audit, auth, bulk, models, providers, registry, templates
+from dpm_server.routers import audit, auth, bulk, models, operations, providers, registry, templates
 from dpm_server.secretbox import SecretBox
 from dpm_server.services.connectivity import ConnectivityPool
 from dpm_server.services.registry import Registry
@@ -49,6 +52,9 @@ def _version() -> str:
 
 def _context(settings: Settings) -> AppContext:
     db = Database(make_engine(settings.resolved_database_url))
+    metrics = Metrics() if settings.metrics else None
+    if metrics is not None:
+        report_errors(db.engine, metrics.database_error)
     migrate.upgrade(db.engine)
     box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir / "secret.key", SecretBox.generate_key))
     codec = TokenCodec(load_or_create_key(settings.jwt_secret, settings.data_dir / "jwt.key", generate_signing_key))
@@ -69,6 +75,7 @@ def _context(settings: Settings) -> AppContext:
         ConnectivityPool.from_settings(settings),
         password_checks=BackgroundPool("dpm-password", CHECKS_AT_ONCE),
         body_checks=BackgroundPool("dpm-body-check", BODY_CHECKS_AT_ONCE),
+        metrics=metrics,
     )
 
 
@@ -111,8 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     handlers.install(app)
     # Fixed-path routes first, so that /providers/export is never read as /providers/{id}.
-    for module in (auth, bulk, registry, audit, providers, models, templates):
-        app.include_router(module.router)
+    routers = [m.router for m in (operations, auth, bulk, registry, audit, providers, models, templates)]
+    if context.metrics is not None:
+        routers.append(operations.metrics_router)
+    for router in routers:
+        app.include_router(router)
     app.add_middleware(RetryTransactions)  # inside the edge: a retried request has one id and counts once
     app.add_middleware(
         Edge,
@@ -124,6 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.max_body_bytes, settings.max_auth_body_bytes, settings.max_json_depth, settings.max_json_keys
         ),
     )
+    if context.metrics is not None:  # outermost: the edge's own answers are measured too
+        routes = [route for route in app.routes if isinstance(route, Route)]  # the docs, outside the routers
+        routes += [route for router in routers for route in router.routes]
+        app.add_middleware(Measure, metrics=context.metrics, routes=routes)
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app
 

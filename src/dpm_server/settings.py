@@ -80,6 +80,10 @@ class Settings(BaseModel):
     connectivity_tests: int = Field(
         default=8, ge=1, le=64, description="Connectivity tests one process runs at once; more answer 429."
     )
+    metrics: bool = Field(default=False, description="Serve GET /metrics in the Prometheus text format.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, GET /metrics needs Authorization: Bearer <this token>."
+    )
 
     @field_validator("rate_limit", "login_rate_limit", mode="before")
     @classmethod

@@ -1,0 +1,36 @@
+"""What the operations endpoints ask of the database: is it ready, and at which registry revision.
+
+Reasons name the kind of failure only (an exception's class, a migration revision), never an exception's text: a
+driver's message can carry the host, the database user or the URL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from dpm_server.db import migrate
+from dpm_server.db.engine import Database
+from dpm_server.services.registry import current_revision
+
+
+def unready_reason(db: Database) -> str | None:
+    """None when the database answers and its schema is at this code's migrations; otherwise a short reason."""
+    try:
+        with db.engine.connect() as connection:
+            applied = migrate.applied(connection)
+    except SQLAlchemyError as exc:
+        return f"database unreachable ({type(exc).__name__})"
+    expected = migrate.heads()
+    if applied != expected:
+        at = ", ".join(sorted(applied)) or "no migration"
+        return f"database schema is at {at}, this server needs {', '.join(sorted(expected))}"
+    return None
+
+
+def revision(db: Database) -> int | None:
+    """The registry revision stored in the database, or None when it cannot be read."""
+    try:
+        with db.read() as session:
+            return current_revision(session)
+    except SQLAlchemyError:
+        return None
