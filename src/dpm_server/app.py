@@ -94,7 +94,7 @@ def _limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter, RedisConnec
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The registry app: migrates the database, seeds the system templates and the first admin, wires routes."""
     settings = settings or Settings.from_env()
-    logs.configure(settings.debug)
+    logs.configure(settings.debug, settings.log_format)
     context = _context(settings)
     limiter, login_limiter, redis = _limiters(settings)
 
