@@ -30,6 +30,7 @@ from dpm_server.openapi import build_openapi
 from dpm_server.routers import audit, auth, bulk, models, operations, providers, registry, templates
 from dpm_server.secretbox import SecretBox
 from dpm_server.services.connectivity import ConnectivityPool
+from dpm_server.services.operations import Readiness
 from dpm_server.services.registry import Registry
 from dpm_server.services.templates import seed_system_templates
 from dpm_server.settings import Settings
@@ -75,6 +76,7 @@ def _context(settings: Settings) -> AppContext:
         ConnectivityPool.from_settings(settings),
         password_checks=BackgroundPool("dpm-password", CHECKS_AT_ONCE),
         body_checks=BackgroundPool("dpm-body-check", BODY_CHECKS_AT_ONCE),
+        readiness=Readiness(db),
         metrics=metrics,
     )
 

@@ -3,7 +3,9 @@ back, while its schema lags behind the code, and after the rate limit is spent."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from starlette.testclient import TestClient
 
 from dpm_server import create_app
 from dpm_server.db import migrate
+from dpm_server.services.operations import Readiness
 from tests.server.conftest import login, make_settings
 from tests.server.databases import PostgresServer
 
@@ -119,6 +122,43 @@ def test_readyz_is_503_while_postgresql_refuses_the_database_and_200_once_it_ans
     assert back.status_code == 200, back.text
     for secret in (str(make_url(url).database), "postgres", "127.0.0.1", "55432"):
         assert secret not in down.text
+
+
+@pytest.mark.postgresql
+def test_one_readiness_check_at_a_time_while_the_database_is_slow_to_answer(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """A lock held on the migrations table stalls the first check; the next probe answers 503 at once instead of
+    taking a second thread, and the first answers 200 when the lock goes."""
+    url = postgres.create("slow")
+    try:
+        with TestClient(create_app(make_settings(tmp_path, database_url=url))) as client:
+            libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(libpq) as holder, ThreadPoolExecutor(1) as pool:
+                holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+                first = pool.submit(client.get, "/readyz")
+                _wait_until_waiting(holder)
+                second = client.get("/readyz")
+                holder.rollback()
+                stalled = first.result(timeout=30)
+    finally:
+        postgres.drop(url)
+
+    assert second.status_code == 503
+    assert second.json()["reason"] == Readiness.BUSY
+    assert stalled.status_code == 200, stalled.text
+
+
+def _wait_until_waiting(holder: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Until another session waits for the lock that ``holder`` holds."""
+    deadline = time.monotonic() + 10
+    query = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'alembic_version'::regclass"
+    while time.monotonic() < deadline:
+        row = holder.execute(query).fetchone()
+        if row and row[0]:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the readiness check never waited for the lock")
 
 
 def test_readyz_is_503_while_the_sqlite_file_cannot_be_opened_and_200_once_it_can(tmp_path: Path) -> None:

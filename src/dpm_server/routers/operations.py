@@ -28,7 +28,7 @@ async def healthz() -> JSONResponse:
 @router.get("/readyz")
 def readyz(context: Context) -> JSONResponse:
     """200 when the database answers and its schema is at this server's migrations; 503 with the reason."""
-    reason = operations.unready_reason(context.db)
+    reason = context.readiness.unready_reason()
     if reason is None:
         return JSONResponse({"status": "ready"}, headers=_NO_STORE)
     return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503, headers=_NO_STORE)

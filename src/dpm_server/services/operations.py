@@ -6,6 +6,8 @@ driver's message can carry the host, the database user or the URL.
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy.exc import SQLAlchemyError
 
 from dpm_server.db import migrate
@@ -25,6 +27,26 @@ def unready_reason(db: Database) -> str | None:
         at = ", ".join(sorted(applied)) or "no migration"
         return f"database schema is at {at}, this server needs {', '.join(sorted(expected))}"
     return None
+
+
+class Readiness:
+    """One readiness check at a time per app. A database that is slow to answer (a blackholed host, a held lock)
+    would otherwise let every probe hold a thread of the request threadpool until it answers; meanwhile further probes
+    answer 503 at once."""
+
+    BUSY = "database slow to answer (the previous readiness check is still waiting)"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._checking = threading.Lock()
+
+    def unready_reason(self) -> str | None:
+        if not self._checking.acquire(blocking=False):
+            return self.BUSY
+        try:
+            return unready_reason(self.db)
+        finally:
+            self._checking.release()
 
 
 def revision(db: Database) -> int | None:
