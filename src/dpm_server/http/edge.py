@@ -25,12 +25,11 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dpm_server import logs
 from dpm_server.errors import ApiError, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from dpm_server.http import bodies
 from dpm_server.http.handlers import render
 from dpm_server.http.ratelimit import Decision, IPNetwork, RateLimiter, client_ip
-from dpm_server.logs import get_logger
+from dpm_server.logs import REQUEST_ID, get_logger
 from dpm_server.workers import BackgroundPool
 
 LOGIN_PATH = "/api/auth/login"
@@ -102,7 +101,7 @@ class Edge:
         started = time.perf_counter()
         login = scope["path"] == LOGIN_PATH and scope["method"] == "POST"
         attempt = False
-        logged = logs.REQUEST_ID.set(request_id)
+        logged = REQUEST_ID.set(request_id)
         try:
             error: ApiError | None = None
             if decision is not None and not decision.allowed:
@@ -129,7 +128,7 @@ class Edge:
             log.debug(
                 "%s %s -> %s in %.1fms [%s]", scope["method"], scope["path"], state["status"], elapsed, request_id
             )
-            logs.REQUEST_ID.reset(logged)
+            REQUEST_ID.reset(logged)
 
     async def _count_attempt(self, ip: str) -> tuple[ApiError | None, bool]:
         """Counts a login attempt before its password is checked: one atomic step, so a burst cannot overrun it."""
