@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from dpm_server import logs
 from dpm_server.auth import users
@@ -18,17 +19,20 @@ from dpm_server.auth.sessions import TokenPolicy
 from dpm_server.auth.tokens import TokenCodec, generate_signing_key
 from dpm_server.context import AppContext
 from dpm_server.db import migrate
-from dpm_server.db.engine import Database, make_engine
+from dpm_server.db.engine import Database, make_engine, report_errors
 from dpm_server.extras import DISTRIBUTION, optional_module
 from dpm_server.http import handlers
 from dpm_server.http.edge import BODY_CHECKS_AT_ONCE, BodyLimits, Edge
+from dpm_server.http.measure import Measure
 from dpm_server.http.ratelimit import MemoryRateLimiter, RateLimiter, parse_networks
 from dpm_server.http.retry import RetryTransactions
 from dpm_server.keyfiles import load_or_create_key
+from dpm_server.metrics import Metrics
 from dpm_server.openapi import build_openapi
-from dpm_server.routers import audit, auth, bulk, models, providers, registry, templates
+from dpm_server.routers import audit, auth, bulk, models, operations, providers, registry, templates
 from dpm_server.secretbox import SecretBox
 from dpm_server.services.connectivity import ConnectivityPool
+from dpm_server.services.operations import Readiness
 from dpm_server.services.registry import Registry
 from dpm_server.services.templates import seed_system_templates
 from dpm_server.settings import Settings
@@ -54,6 +58,9 @@ def _version() -> str:
 
 def _context(settings: Settings) -> AppContext:
     db = Database(make_engine(settings.resolved_database_url))
+    metrics = Metrics() if settings.metrics else None
+    if metrics is not None:
+        report_errors(db.engine, metrics.database_error)
     migrate.upgrade(db.engine)
     box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir / "secret.key", SecretBox.generate_key))
     codec = TokenCodec(load_or_create_key(settings.jwt_secret, settings.data_dir / "jwt.key", generate_signing_key))
@@ -74,6 +81,8 @@ def _context(settings: Settings) -> AppContext:
         ConnectivityPool.from_settings(settings),
         password_checks=BackgroundPool("dpm-password", CHECKS_AT_ONCE),
         body_checks=BackgroundPool("dpm-body-check", BODY_CHECKS_AT_ONCE),
+        readiness=Readiness(db),
+        metrics=metrics,
     )
 
 
@@ -93,7 +102,7 @@ def _limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter, RedisConnec
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The registry app: migrates the database, seeds the system templates and the first admin, wires routes."""
     settings = settings or Settings.from_env()
-    logs.configure(settings.debug)
+    logs.configure(settings.debug, settings.log_format)
     context = _context(settings)
     limiter, login_limiter, redis = _limiters(settings)
 
@@ -117,8 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     handlers.install(app)
     # Fixed-path routes first, so that /providers/export is never read as /providers/{id}.
-    for module in (auth, bulk, registry, audit, providers, models, templates):
-        app.include_router(module.router)
+    routers = [m.router for m in (operations, auth, bulk, registry, audit, providers, models, templates)]
+    if context.metrics is not None:
+        routers.append(operations.metrics_router)
+    for router in routers:
+        app.include_router(router)
     app.add_middleware(RetryTransactions)  # inside the edge: a retried request has one id and counts once
     app.add_middleware(
         Edge,
@@ -130,6 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.max_body_bytes, settings.max_auth_body_bytes, settings.max_json_depth, settings.max_json_keys
         ),
     )
+    if context.metrics is not None:  # outermost: the edge's own answers are measured too
+        routes = [route for route in app.routes if isinstance(route, Route)]  # the docs, outside the routers
+        routes += [route for router in routers for route in router.routes]
+        app.add_middleware(Measure, metrics=context.metrics, routes=routes)
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app
 

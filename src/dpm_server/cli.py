@@ -9,7 +9,7 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
-from dpm_server import COMMAND_SUMMARIES
+from dpm_server import COMMAND_SUMMARIES, logs
 from dpm_server.app import create_app
 from dpm_server.auth.users import create_user
 from dpm_server.db import migrate
@@ -40,8 +40,15 @@ def serve(host: str | None, port: int | None, database_url: str | None) -> None:
         app = create_app(settings)
     except MissingExtra as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(f"dpm registry on http://{settings.host}:{settings.port}/api", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=False, server_header=False)
+    where = f"dpm registry on http://{settings.host}:{settings.port}/api"
+    if settings.log_format == "json":
+        # create_app sent uvicorn's loggers through the JSON handler; uvicorn's own text set-up would undo that.
+        logs.get_logger("http").info(where)
+        options: dict[str, Any] = {"log_config": None}
+    else:
+        click.echo(where, err=True)
+        options = {}
+    uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=False, server_header=False, **options)
 
 
 @click.group(short_help=COMMAND_SUMMARIES["users"])

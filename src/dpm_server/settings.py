@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -79,6 +79,13 @@ class Settings(BaseModel):
     outbound_max_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest outbound response body.")
     connectivity_tests: int = Field(
         default=8, ge=1, le=64, description="Connectivity tests one process runs at once; more answer 429."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per log line, for log pipelines."
+    )
+    metrics: bool = Field(default=False, description="Serve GET /metrics in the Prometheus text format.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, GET /metrics needs Authorization: Bearer <this token>."
     )
 
     @field_validator("rate_limit", "login_rate_limit", mode="before")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import sys
 import threading
@@ -36,7 +37,8 @@ class BackgroundPool:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.size, self.name, initializer=self._initializer)
-            return self._executor.submit(work)
+            # In the caller's context: a log line of the work carries the request id of the request it serves.
+            return self._executor.submit(contextvars.copy_context().run, work)
 
     async def run(self, work: Callable[[], T]) -> T:
         """``work``'s result; the caller waits on the event loop, holding no thread while ``work`` queues."""

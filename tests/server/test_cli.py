@@ -63,3 +63,32 @@ def test_bad_rate_limit_is_a_usage_error() -> None:
 def test_rate_parse_rejects(text: str) -> None:
     with pytest.raises(ValueError, match=r"requests|greater"):
         Rate.parse(text)
+
+
+def test_operations_settings_from_the_environment() -> None:
+    environ = {
+        "DPM_SERVER_METRICS": "true",
+        "DPM_SERVER_METRICS_TOKEN": "scrape-me",
+        "DPM_SERVER_LOG_FORMAT": "json",
+    }
+
+    settings = Settings.from_env(environ)
+    defaults = Settings.from_env({})
+
+    assert (settings.metrics, settings.log_format) == (True, "json")
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == "scrape-me"
+    assert "scrape-me" not in repr(settings)
+    assert (defaults.metrics, defaults.metrics_token, defaults.log_format) == (False, None, "text")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "hint"),
+    [("DPM_SERVER_LOG_FORMAT", "xml", "'text' or 'json'"), ("DPM_SERVER_METRICS", "sometimes", "boolean")],
+)
+def test_a_bad_operations_setting_is_a_usage_error(variable: str, value: str, hint: str) -> None:
+    result = CliRunner().invoke(serve, [], env={variable: value})
+
+    assert result.exit_code == 2
+    assert variable.removeprefix("DPM_SERVER_").lower() in result.output
+    assert hint in result.output

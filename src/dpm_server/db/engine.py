@@ -15,13 +15,13 @@ request again (``dpm_server.http.retry``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, update
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +74,15 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def report_errors(engine: Engine, report: Callable[[str], None]) -> None:
+    """Calls ``report`` with the class name of every error the driver raises on ``engine`` (connecting included)."""
+
+    def handle_error(context: ExceptionContext) -> None:
+        report(type(context.sqlalchemy_exception or context.original_exception).__name__)
+
+    event.listen(engine, "handle_error", handle_error)
 
 
 def _private_sqlite_files(database: Path) -> None:

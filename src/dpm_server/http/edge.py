@@ -8,6 +8,8 @@ its objects and its text are checked before any route parses it; a large body is
 at a lower CPU priority (``dpm_server.workers``), never on the event loop.
 A login attempt is counted when it passes the edge, before the route checks the password, so concurrent attempts
 can never check more passwords than the login limit allows; a successful login gives its attempt back.
+The operations endpoints (``/healthz``, ``/readyz``, ``/metrics``) are outside the rate limit: a probe or a scraper
+polls them from one address all day, and must neither spend a client's budget nor be refused when it is spent.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from dpm_server.errors import ApiError, InternalError, PayloadTooLarge, RateLimi
 from dpm_server.http import bodies
 from dpm_server.http.handlers import render
 from dpm_server.http.ratelimit import Decision, IPNetwork, RateLimiter, client_ip
-from dpm_server.logs import get_logger
+from dpm_server.logs import REQUEST_ID, get_logger
 from dpm_server.workers import BackgroundPool
 
 LOGIN_PATH = "/api/auth/login"
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+REFUSED = "refused_by"  # the request's state names the limit a 429 of the edge was refused under
 AUTH_PREFIX = "/api/auth/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -79,10 +83,11 @@ class Edge:
         request_id = incoming if _REQUEST_ID.match(incoming) else f"req-{uuid.uuid4().hex[:16]}"
         peer = scope["client"][0] if scope.get("client") else None
         ip = client_ip(peer, headers.get("x-forwarded-for"), self.trusted)
-        scope.setdefault("state", {}).update(request_id=request_id, client_ip=ip)
-        decision = await self.limiter.hit(ip)
+        request_state = scope.setdefault("state", {})
+        request_state.update(request_id=request_id, client_ip=ip)
+        decision = None if scope["path"] in UNLIMITED_PATHS else await self.limiter.hit(ip)
         state: dict[str, Any] = {"status": None}
-        extra = {**decision.headers(), "X-Request-ID": request_id}
+        extra = {**(decision.headers() if decision else {}), "X-Request-ID": request_id}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -96,12 +101,17 @@ class Edge:
         started = time.perf_counter()
         login = scope["path"] == LOGIN_PATH and scope["method"] == "POST"
         attempt = False
+        logged = REQUEST_ID.set(request_id)
         try:
-            error: ApiError | None = _rate_limited(decision, "Too many requests") if not decision.allowed else None
+            error: ApiError | None = None
+            if decision is not None and not decision.allowed:
+                error, request_state[REFUSED] = _rate_limited(decision, "Too many requests"), "requests"
             if error is None:
                 receive, error = await self._buffer_body(scope, receive, headers)
             if error is None and login:
                 error, attempt = await self._count_attempt(ip)
+                if error is not None:
+                    request_state[REFUSED] = "logins"
             if error is not None:
                 log.info("refused %s %s: %s [%s]", scope["method"], scope["path"], error.message, request_id)
                 await render(error, request_id)(scope, receive, send_with_headers)
@@ -118,6 +128,7 @@ class Edge:
             log.debug(
                 "%s %s -> %s in %.1fms [%s]", scope["method"], scope["path"], state["status"], elapsed, request_id
             )
+            REQUEST_ID.reset(logged)
 
     async def _count_attempt(self, ip: str) -> tuple[ApiError | None, bool]:
         """Counts a login attempt before its password is checked: one atomic step, so a burst cannot overrun it."""

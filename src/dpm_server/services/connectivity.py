@@ -97,12 +97,25 @@ class ConnectivityPool:
 
 async def pooled_provider_test(context: AppContext, *, provider_id: str) -> dict[str, Any]:
     """``run_provider_test`` in the connectivity pool."""
-    return await context.connectivity.run(functools.partial(run_provider_test, context, provider_id=provider_id))
+    return await _pooled(context, "provider", functools.partial(run_provider_test, context, provider_id=provider_id))
 
 
 async def pooled_model_test(context: AppContext, *, model_id: str) -> dict[str, Any]:
     """``run_model_test`` in the connectivity pool."""
-    return await context.connectivity.run(functools.partial(run_model_test, context, model_id=model_id))
+    return await _pooled(context, "model", functools.partial(run_model_test, context, model_id=model_id))
+
+
+async def _pooled(context: AppContext, target: str, test: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Runs ``test`` in the pool, and counts its outcome (or the pool's refusal) when metrics are on."""
+    try:
+        result = await context.connectivity.run(test)
+    except RateLimited:
+        if context.metrics is not None:
+            context.metrics.refused("connectivity")
+        raise
+    if context.metrics is not None:
+        context.metrics.tested(target, bool(result.get("success")))
+    return result
 
 
 class _Unusable(Exception):
