@@ -18,6 +18,7 @@ import dpm_server
 from dpm import __version__
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.registry import apply_command, drift, dump, plan
+from dpm.commands.show import show
 from dpm.errors import Cancelled, DpmError
 from dpm.redaction import ScrubbedStream
 
@@ -74,7 +75,7 @@ def cli() -> None:
     """
 
 
-for command in (validate, render, schema, plan, apply_command, drift, dump):
+for command in (validate, render, schema, plan, show, apply_command, drift, dump):
     cli.add_command(command)
 
 

@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
 from dpm import pipeline
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
+from dpm.commands.show import load_plan
 from dpm.config.load import PROJECT_FILES, find_upwards
 from dpm.engine.dump import project_settings
-from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.redaction import scrub
 from dpm.reports.drift import DRIFT_REPORTERS
@@ -96,7 +95,7 @@ def apply_command(
     if plan_file is not None:
         if config.paths:
             raise UsageError("give either PATH or --plan, not both", "a saved plan already holds the config")
-        saved = _load_plan(plan_file)
+        saved = load_plan(plan_file)
         project = config.project()
         limit = allow_deletes if allow_deletes is not None else project.settings.maxDeletes
         with registry.session(project, default=saved.registry or "embedded") as session:
@@ -123,18 +122,6 @@ def apply_command(
     if applied.outcome.stale:
         return 3  # as for a stale saved plan: what was reviewed is not what the registry holds any more
     return 0 if applied.ok else 1
-
-
-def _load_plan(path: Path) -> Plan:
-    try:
-        saved = Plan.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such plan file", "save one with dpm plan -o FILE") from None
-    except ValidationError as exc:
-        raise DpmError(f"{path} is not a dpm plan: {exc.errors()[0]['msg']}") from None
-    if saved.checksum != saved.compute_checksum():
-        raise DpmError(f"{path} was modified after dpm wrote it (its checksum does not match)", "make a new plan")
-    return saved
 
 
 def _confirm(auto_approve: bool, target: str) -> None:
