@@ -1,5 +1,9 @@
-"""What a command shows on the terminal while it talks to a registry: its request log, and a countdown while dpm
-waits for the registry's rate-limit window.
+"""What a command shows on the terminal: whether it is coloured, and, while it talks to a registry, its request log
+and a countdown while dpm waits for the registry's rate-limit window.
+
+Colour follows the common conventions: ``--color always|never`` decides; otherwise (``auto``) standard output is
+coloured only when it is a terminal, and not when ``NO_COLOR`` holds any value (https://no-color.org) or
+``TERM=dumb``.
 
 Logging is for people: warnings always, every request with -v or DEBUG=dynamic-providers:*. Never a secret: the
 client logs methods, paths, statuses and request ids only.
@@ -8,12 +12,34 @@ client logs methods, paths, statuses and request ids only.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
+from collections.abc import Mapping
+from typing import TextIO
 
 import click
 
 from dpm.redaction import ScrubbingFilter
+
+COLOR_MODES = ("auto", "always", "never")
+
+
+def decide_color(mode: str, stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Whether what is written to ``stream`` is coloured, for ``--color mode``."""
+    if mode != "auto":
+        return mode == "always"
+    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
+
+
+def use_color() -> bool:
+    """Whether this command colours its standard output: decided once, by the ``dpm`` group, for every command."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.color is not None:
+        return context.color
+    return decide_color("auto", sys.stdout, os.environ)
 
 
 def configure_logging(verbose: bool) -> None:

@@ -16,6 +16,7 @@ import click
 
 import dpm_server
 from dpm import __version__
+from dpm.commands.console import COLOR_MODES, decide_color
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.registry import apply_command, drift, dump, plan
 from dpm.commands.show import show
@@ -67,12 +68,24 @@ def _unavailable(name: str, reason: Exception) -> click.Command:
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dpm")
-def cli() -> None:
+@click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour: auto (on a terminal, unless NO_COLOR is set or TERM=dumb), always or never. Goes before the "
+    "command: dpm --color never plan.",
+)
+@click.pass_context
+def cli(context: click.Context, color: str) -> None:
     """dpm: GitOps for LLM provider registries.
 
     Keep providers, models and provider templates as YAML in git; dpm validates them, plans the changes against
     the live registry, applies them, and catches drift.
     """
+    # Decided once for every command: each command's context inherits it, and click.echo then keeps or strips
+    # escape sequences to match (it would strip them from a pipe even under --color always).
+    context.color = decide_color(color, sys.stdout, os.environ)
 
 
 for command in (validate, render, schema, plan, show, apply_command, drift, dump):

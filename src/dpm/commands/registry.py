@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dpm import pipeline
+from dpm.commands.console import use_color
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
 from dpm.commands.show import load_plan
 from dpm.config.load import PROJECT_FILES, find_upwards
@@ -55,7 +56,7 @@ def plan(
     saved_as = out if problem is None else None  # a plan that cannot be applied is shown, never saved
     if saved_as is not None:
         saved_as.write_text(made.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    click.echo(plan_reporter(output, color=sys.stdout.isatty(), saved_as=saved_as).report(made))
+    click.echo(plan_reporter(output, color=use_color(), saved_as=saved_as).report(made))
     if problem is not None:
         raise problem
     return 2 if detailed_exitcode and not made.empty else 0
@@ -87,7 +88,7 @@ def apply_command(
     it when someone else changed an object in between. Exit 3 when something moved, and nothing of it was written.
     """
     conversation = pipeline.Conversation(
-        show=lambda made: click.echo(TextPlanReporter(color=sys.stdout.isatty()).report(made)),
+        show=lambda made: click.echo(TextPlanReporter(color=use_color()).report(made)),
         # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
         confirm=lambda target: _confirm(auto_approve or plan_file is not None, target),
         progress=lambda message: click.echo(message, err=True),

@@ -3,12 +3,12 @@ applying it or contacting any registry."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
+from dpm.commands.console import use_color
 from dpm.engine.plan import Plan
 from dpm.errors import DpmError, UsageError
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
@@ -40,6 +40,6 @@ def show(plan_file: Path, output: str) -> int:
     if output != "text":  # Markdown points at the file for the objects a long comment leaves out
         click.echo(plan_reporter(output, color=False, saved_as=plan_file).report(saved))
         return 0
-    click.echo(TextPlanReporter(sys.stdout.isatty()).report(saved))
+    click.echo(TextPlanReporter(use_color()).report(saved))
     click.echo(f"Apply exactly this plan with: dpm apply --plan {plan_file}")
     return 0

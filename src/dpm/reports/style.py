@@ -1,7 +1,8 @@
 """What the text reports share: the plan's symbols and colours, JSON values written inline, and the words for a
 plan with nothing to do.
 
-Colour is plain ANSI: a reporter is given ``color=True`` only when its output goes to a terminal.
+Colour is plain ANSI: a reporter is given ``color=True`` only when the command colours its output (a terminal,
+no NO_COLOR, no TERM=dumb, or --color always; see ``dpm.commands.console``).
 """
 
 from __future__ import annotations
