@@ -17,6 +17,7 @@ import click
 import dpm_server
 from dpm import __version__
 from dpm.commands.console import COLOR_MODES, decide_color
+from dpm.commands.init import init
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.registry import apply_command, drift, dump, plan
 from dpm.commands.show import show
@@ -88,7 +89,7 @@ def cli(context: click.Context, color: str) -> None:
     context.color = decide_color(color, sys.stdout, os.environ)
 
 
-for command in (validate, render, schema, plan, show, apply_command, drift, dump):
+for command in (init, validate, render, schema, plan, show, apply_command, drift, dump):
     cli.add_command(command)
 
 
