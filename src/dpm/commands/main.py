@@ -16,6 +16,7 @@ import click
 
 import dpm_server
 from dpm import __version__
+from dpm.commands.completion import COMPLETE_VAR, completion
 from dpm.commands.console import COLOR_MODES, decide_color
 from dpm.commands.init import init
 from dpm.commands.offline import render, schema, validate
@@ -89,13 +90,17 @@ def cli(context: click.Context, color: str) -> None:
     context.color = decide_color(color, sys.stdout, os.environ)
 
 
-for command in (init, validate, render, schema, plan, show, apply_command, drift, dump):
+for command in (init, validate, render, schema, plan, show, apply_command, drift, dump, completion):
     cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run dpm and return its exit code. No traceback reaches a user unless DPM_DEBUG is set, and no known secret
     value reaches its standard output or error."""
+    if COMPLETE_VAR in os.environ:
+        # The shell asking for completions (see dpm completion): click answers in bytes, which the scrubbed streams
+        # refuse, and the answer holds only dpm's own commands, options and choices, since no config is read.
+        return _run(argv)
     with _scrubbed_output():
         return _run(argv)
 
