@@ -29,7 +29,14 @@ def load_plan(path: Path) -> Plan:
 
 @click.command()
 @click.argument("plan_file", metavar="PLAN_FILE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "output", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(PLAN_FORMATS),
+    default="text",
+    show_default=True,
+    help="text as dpm plan prints it, json (the plan file itself) or markdown (a pull-request comment).",
+)
 def show(plan_file: Path, output: str) -> int:
     """Print a plan saved by `dpm plan -o FILE`, without applying it or contacting any registry.
 
