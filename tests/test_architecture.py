@@ -37,6 +37,7 @@ LAYERS = [
     ("dpm.reports", ("dpm.commands", "dpm.registry")),
     ("dpm.pipeline", ("dpm.commands", "dpm.reports")),
     ("dpm.schemas", ("dpm.commands", "dpm.registry", "dpm.pipeline")),
+    ("dpm.scaffold", ("dpm.commands", "dpm.registry", "dpm.pipeline")),
     ("dpm.resources", ("dpm.config", "dpm.engine", "dpm.registry", "dpm.reports", "dpm.commands", "dpm.pipeline")),
     ("dpm.values", ("dpm.config", "dpm.engine", "dpm.registry", "dpm.reports", "dpm.commands", "dpm.pipeline")),
 ]

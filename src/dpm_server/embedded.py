@@ -17,7 +17,7 @@ import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from dpm_server.app import create_app, embedded_admin_token
-from dpm_server.keyfiles import private_dir
+from dpm_server.keyfiles import ignored_by_git, private_dir
 from dpm_server.settings import Settings
 
 
@@ -42,6 +42,7 @@ def embedded_registry(data_dir: Path) -> Iterator[EmbeddedRegistry]:
     """Serve the registry over ``data_dir`` for the duration of the block."""
     try:
         private_dir(data_dir)  # 0700 when new, as `dpm serve` makes it; a warning when an existing one is looser
+        ignored_by_git(data_dir)  # always dpm's own .dpm/: one made before dpm wrote its .gitignore gets one too
         app = create_app(Settings(data_dir=data_dir))
         token = embedded_admin_token(app)
     except (OSError, SQLAlchemyError) as exc:

@@ -1,8 +1,9 @@
 """Server files: keys taken from settings or generated once, and the modes of everything under the data directory.
 
 The data directory is created with mode 0700 and every file the server creates in it (the key files, the SQLite
-database and its WAL and shared-memory files) with mode 0600, whatever the umask. A file or directory that already
-exists with a looser mode is left as it is, with a warning at start: it may hold keys, secrets and password hashes.
+database and its WAL and shared-memory files, a ``.gitignore``) with mode 0600, whatever the umask. A file or
+directory that already exists with a looser mode is left as it is, with a warning at start: it may hold keys,
+secrets and password hashes.
 """
 
 from __future__ import annotations
@@ -45,13 +46,28 @@ def load_or_create_key(configured: SecretStr | None, path: Path, generate: Calla
 
 
 def private_dir(path: Path) -> None:
-    """Creates ``path`` (and missing parents) with mode 0700, or warns when it exists and others may enter it."""
+    """Creates ``path`` (and missing parents) with mode 0700 and ignored by git, or warns when it exists and others
+    may enter it."""
     try:
         path.mkdir(parents=True)
     except FileExistsError:
         warn_if_shared(path)
     else:
         path.chmod(0o700)
+        ignored_by_git(path)
+
+
+def ignored_by_git(path: Path) -> None:
+    """Gives the directory ``path`` a ``.gitignore`` of ``*`` unless it has one: what dpm keeps there (keys, the
+    database) never shows in ``git status`` of a repository it sits in, whatever that repository's own .gitignore
+    says. Only for a directory dpm made: in any other, the file would hide everything beside it."""
+    try:
+        fd = os.open(path / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # ours from an earlier start, or someone's own: either way it stays as it is
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(b"# Written by dpm: keys and the registry database; nothing here belongs in git.\n*\n")
 
 
 def create_private_file(path: Path) -> None:

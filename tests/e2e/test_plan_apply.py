@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pty
+import shutil
 import socket
 import subprocess
 import threading
@@ -67,6 +68,33 @@ def test_the_embedded_registry_is_the_default(config_repo: Path) -> None:
     again = run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env)
     assert again.exit_code == 0
     assert CANARY not in (config_repo / ".dpm" / "registry.db").read_bytes().decode("latin-1")
+
+
+def test_the_embedded_registry_never_shows_in_git_status(config_repo: Path) -> None:
+    """The quick start in a git repository whose .gitignore does not name .dpm/: its keys and database stay out."""
+    git = shutil.which("git")
+    assert git is not None
+
+    def status() -> list[str]:
+        done = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=all", "--ignored=no"],
+            cwd=config_repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    subprocess.run([git, "init", "-q", str(config_repo)], check=True)
+    before = status()
+    assert "?? dpm.yaml" in before  # the control: git sees what is untracked here
+    env = clean_environment(**SECRETS)
+    applied = run_dpm("apply", "--auto-approve", "providers.d", cwd=config_repo, env=env)
+    assert applied.exit_code == 0, applied.err
+    assert run_dpm("plan", "--detailed-exitcode", "providers.d", cwd=config_repo, env=env).exit_code == 0
+    assert status() == before
+    assert {p.name for p in (config_repo / ".dpm").iterdir()} >= {".gitignore", "registry.db", "secret.key", "jwt.key"}
+    assert (config_repo / ".dpm" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
 def test_ci_refuses_the_embedded_default_unless_named(config_repo: Path) -> None:

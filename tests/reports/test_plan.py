@@ -51,6 +51,7 @@ def small_plan(
     ]
     return Plan(
         target="registry http://r/api",
+        registry="http://r/api",
         liveRevision=7,
         changes=changes,
         counts=count(changes),
@@ -71,7 +72,8 @@ def test_the_text_plan_shows_each_change_with_its_symbol_and_fields() -> None:
         "~ model beta/small",
         "    ~ contextLength: 4096 → 8192",
         '    + description: "Fast"',
-        '    - pricingInfo: {"inputTokenPrice": 0.1}',
+        "    - pricingInfo:",
+        "        inputTokenPrice: 0.1",
         "~ provider beta",
         "    ~ authConfig.fields.apiKey: (sensitive value changed)",
         "- provider old",
@@ -85,14 +87,99 @@ def test_the_text_plan_shows_each_change_with_its_symbol_and_fields() -> None:
 
 
 def test_an_empty_plan_says_so_and_still_shows_its_cost() -> None:
-    plan = Plan(target="embedded registry (.dpm/registry.db)", requests=RequestCost(plan=1, apply=0))
+    plan = Plan(target="registry http://r/api", registry="http://r/api", requests=RequestCost(plan=1, apply=0))
     assert TextPlanReporter().report(plan).splitlines() == [
-        "dpm plan for embedded registry (.dpm/registry.db)",
+        "dpm plan for registry http://r/api",
         "",
         "No changes. The registry matches the configuration.",
         "",
         "Requests: this plan cost 1; applying it will cost 0.",
     ]
+
+
+def test_the_embedded_registry_has_no_request_line() -> None:
+    """Its requests never leave the machine and count against nothing."""
+    plan = Plan(target="embedded registry (.dpm/registry.db)", requests=RequestCost(plan=1, apply=0))
+    assert TextPlanReporter().report(plan).splitlines() == [
+        "dpm plan for embedded registry (.dpm/registry.db)",
+        "",
+        "No changes. The registry matches the configuration.",
+    ]
+    assert "Requests:" not in TextPlanReporter().report(small_plan().model_copy(update={"registry": None}))
+
+
+MODEL = {
+    "name": "Large",
+    "capabilities": {"supportedRoles": ["system", "user"], "maxContextLength": 64000},
+    "pricingInfo": {"inputTokenPrice": 0.003, "currency": "USD"},
+}
+
+
+def nested_plan() -> Plan:
+    changes = [
+        Change(
+            action="create",
+            kind="template",
+            identifier="gateway",
+            fields=[
+                FieldChange(path="defaultModels", after=[MODEL, {"name": "Small", "tags": []}]),
+                FieldChange(path="providerConfig.authConfig.fields", after={}),
+            ],
+        ),
+        Change(
+            action="update",
+            kind="template",
+            identifier="team",
+            fields=[
+                FieldChange(path="defaultModels", before=[MODEL], after=[]),
+                FieldChange(path="providerConfig.authConfig.headers", after={"X-Team": "{{team}}"}),
+            ],
+        ),
+    ]
+    return Plan(
+        target="registry http://r/api", changes=changes, counts=count(changes), requests=RequestCost(plan=1, apply=3)
+    )
+
+
+def test_nested_values_are_indented_blocks_not_one_json_line() -> None:
+    lines = TextPlanReporter().report(nested_plan()).splitlines()
+    assert lines[2:24] == [
+        "+ template gateway",
+        "    defaultModels:",
+        '      - name: "Large"',
+        "        capabilities:",
+        '          supportedRoles: ["system", "user"]',
+        "          maxContextLength: 64000",
+        "        pricingInfo:",
+        "          inputTokenPrice: 0.003",
+        '          currency: "USD"',
+        '      - name: "Small"',
+        "        tags: []",
+        "    providerConfig.authConfig.fields: {}",
+        "~ template team",
+        "    ~ defaultModels:",
+        "        before:",
+        '          - name: "Large"',
+        "            capabilities:",
+        '              supportedRoles: ["system", "user"]',
+        "              maxContextLength: 64000",
+        "            pricingInfo:",
+        "              inputTokenPrice: 0.003",
+        '              currency: "USD"',
+    ]
+    assert lines[24:28] == [
+        "        after: []",
+        "    + providerConfig.authConfig.headers:",
+        '        X-Team: "{{team}}"',
+        "",
+    ]
+
+
+def test_each_line_of_a_block_carries_its_colour() -> None:
+    lines = TextPlanReporter(color=True).report(nested_plan()).splitlines()
+    assert "    \x1b[33m~ defaultModels:\x1b[0m" in lines
+    assert '    \x1b[33m          currency: "USD"\x1b[0m' in lines
+    assert '    \x1b[32m    X-Team: "{{team}}"\x1b[0m' in lines
 
 
 @pytest.mark.parametrize(

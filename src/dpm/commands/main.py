@@ -16,8 +16,12 @@ import click
 
 import dpm_server
 from dpm import __version__
+from dpm.commands.completion import COMPLETE_VAR, completion
+from dpm.commands.console import COLOR_MODES, decide_color
+from dpm.commands.init import init
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.registry import apply_command, drift, dump, plan
+from dpm.commands.show import show
 from dpm.errors import Cancelled, DpmError
 from dpm.redaction import ScrubbedStream
 
@@ -66,21 +70,37 @@ def _unavailable(name: str, reason: Exception) -> click.Command:
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dpm")
-def cli() -> None:
+@click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour: auto (on a terminal, unless NO_COLOR is set or TERM=dumb), always or never. Goes before the "
+    "command: dpm --color never plan.",
+)
+@click.pass_context
+def cli(context: click.Context, color: str) -> None:
     """dpm: GitOps for LLM provider registries.
 
     Keep providers, models and provider templates as YAML in git; dpm validates them, plans the changes against
     the live registry, applies them, and catches drift.
     """
+    # Decided once for every command: each command's context inherits it, and click.echo then keeps or strips
+    # escape sequences to match (it would strip them from a pipe even under --color always).
+    context.color = decide_color(color, sys.stdout, os.environ)
 
 
-for command in (validate, render, schema, plan, apply_command, drift, dump):
+for command in (init, validate, render, schema, plan, show, apply_command, drift, dump, completion):
     cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run dpm and return its exit code. No traceback reaches a user unless DPM_DEBUG is set, and no known secret
     value reaches its standard output or error."""
+    if COMPLETE_VAR in os.environ:
+        # The shell asking for completions (see dpm completion): click answers in bytes, which the scrubbed streams
+        # refuse, and the answer holds only dpm's own commands, options and choices, since no config is read.
+        return _run(argv)
     with _scrubbed_output():
         return _run(argv)
 

@@ -7,16 +7,15 @@ import sys
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
 from dpm import pipeline
-from dpm.commands.console import apply_progress
+from dpm.commands.console import apply_progress, use_color
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
+from dpm.commands.show import load_plan
 from dpm.config.load import PROJECT_FILES, find_upwards
 from dpm.engine import targets
 from dpm.engine.dump import project_settings
 from dpm.engine.outcome import Applied
-from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.redaction import scrub
 from dpm.reports.drift import DRIFT_REPORTERS
@@ -82,7 +81,7 @@ def plan(
     saved_as = out if problem is None else None  # a plan that cannot be applied is shown, never saved
     if saved_as is not None:
         saved_as.write_text(made.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    click.echo(plan_reporter(output, color=sys.stdout.isatty(), saved_as=saved_as).report(made))
+    click.echo(plan_reporter(output, color=use_color(), saved_as=saved_as).report(made))
     if problem is not None:
         raise problem
     return 2 if detailed_exitcode and not made.empty else 0
@@ -138,7 +137,7 @@ def apply_command(
     targets.parse_all(chosen)
     as_json = output == "json"
     conversation = pipeline.Conversation(
-        show=lambda made: click.echo(TextPlanReporter(color=_tty(as_json)).report(made), err=as_json),
+        show=lambda made: click.echo(TextPlanReporter(color=use_color()).report(made), err=as_json),
         # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
         confirm=lambda target: _confirm(auto_approve or plan_file is not None, target, err=as_json),
         progress=apply_progress,
@@ -183,7 +182,7 @@ def _apply(  # noqa: PLR0917 - the options of apply_command, passed through
         if config.paths or chosen:
             what = "PATH" if config.paths else "--target"
             raise UsageError(f"give either {what} or --plan, not both", "a saved plan already holds the config")
-        saved = _load_plan(plan_file)
+        saved = load_plan(plan_file)
         project = config.project()
         limit = allow_deletes if allow_deletes is not None else project.settings.maxDeletes
         with registry.session(project, default=saved.registry or "embedded") as session:
@@ -209,10 +208,6 @@ def _apply(  # noqa: PLR0917 - the options of apply_command, passed through
         return applied, session.target
 
 
-def _tty(err: bool) -> bool:
-    return (sys.stderr if err else sys.stdout).isatty()
-
-
 def _refuse_partial_prune(
     config: ConfigArgs, compiled: pipeline.CompiledConfig, owner: Ownership, chosen: tuple[str, ...]
 ) -> None:
@@ -233,18 +228,6 @@ def _refuse_partial_prune(
         f"to work on what {'it holds' if one else 'they hold'}, pass {suggestion or '--target KIND/IDENTIFIER'} "
         f"(prune then stays within the targets) or --no-prune; to prune, give the directory: {directory}",
     )
-
-
-def _load_plan(path: Path) -> Plan:
-    try:
-        saved = Plan.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such plan file", "save one with dpm plan -o FILE") from None
-    except ValidationError as exc:
-        raise DpmError(f"{path} is not a dpm plan: {exc.errors()[0]['msg']}") from None
-    if saved.checksum != saved.compute_checksum():
-        raise DpmError(f"{path} was modified after dpm wrote it (its checksum does not match)", "make a new plan")
-    return saved
 
 
 def _confirm(auto_approve: bool, target: str, *, err: bool = False) -> None:

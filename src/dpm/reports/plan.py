@@ -8,7 +8,7 @@ from typing import Protocol
 
 from dpm.engine.plan import Change, FieldChange, Plan
 from dpm.reports.markdown import MarkdownPlanReporter
-from dpm.reports.style import SYMBOLS, inline, nothing_to_do, styled, targeted_note
+from dpm.reports.style import SYMBOLS, block, inline, nested, nothing_to_do, styled, targeted_note
 
 _SECRET_WORDS = {
     "changed": "(sensitive value changed)",
@@ -47,37 +47,58 @@ class TextPlanReporter:
         for change in plan.changes:
             lines += self._change(change)
         lines += [f"? {kept.label}: in the registry, not in the files; kept (--prune deletes it)" for kept in plan.kept]
-        lines.append("")
+        summary = []
         counts = plan.counts
         if not plan.empty:
-            lines.append(f"Plan: {counts.create} to create, {counts.update} to update, {counts.delete} to delete.")
+            summary.append(f"Plan: {counts.create} to create, {counts.update} to update, {counts.delete} to delete.")
         if plan.kept:
-            lines.append(f"Kept: {len(plan.kept)} object(s) in scope that the files lack.")
-        lines.append(_cost(plan))
-        lines += [f"warning: {w}" for w in plan.warnings]
+            summary.append(f"Kept: {len(plan.kept)} object(s) in scope that the files lack.")
+        if plan.registry is not None:  # the embedded registry's requests never leave the machine: no quota to count
+            summary.append(_cost(plan))
+        summary += [f"warning: {w}" for w in plan.warnings]
         if self.saved_as is not None:
-            lines.append(f"Saved the plan to {self.saved_as}; apply exactly it with: dpm apply --plan {self.saved_as}")
-        return "\n".join(lines)
+            saved = self.saved_as
+            summary.append(f"Saved the plan to {saved}; apply exactly it with: dpm apply --plan {saved}")
+        return "\n".join(lines + (["", *summary] if summary else []))
 
     def _change(self, change: Change) -> list[str]:
         lines = [styled(f"{SYMBOLS[change.action]} {change.kind} {change.key}", change.action, self.color)]
         secrets = {f"authConfig.fields.{s.field}": s.status for s in change.secrets}
         for field in change.fields:
-            lines.append("    " + self._field(change.action, field, secrets.get(field.path)))
+            lines += ["    " + line for line in self._field(change.action, field, secrets.get(field.path))]
         return lines
 
-    def _field(self, action: str, field: FieldChange, secret: str | None) -> str:
+    def _field(self, action: str, field: FieldChange, secret: str | None) -> list[str]:
+        """The field's lines: one for a plain value, a header and an indented block for a nested one."""
         if secret in _SECRET_WORDS and action == "update":
-            return styled(f"~ {field.path}: {_SECRET_WORDS[secret]}", "update", self.color)
-        if action == "create":
-            return f"{field.path}: {inline(field.after)}"
-        if action == "delete":
-            return f"{field.path}: {inline(field.before)}"
+            return [styled(f"~ {field.path}: {_SECRET_WORDS[secret]}", "update", self.color)]
+        if action in ("create", "delete"):  # the object's own symbol already says what happens to every field
+            return _entry(field.path, field.after if action == "create" else field.before, 0)
         if field.before is None:
-            return styled(f"+ {field.path}: {inline(field.after)}", "create", self.color)
+            return self._styled(_marked("+", _entry(field.path, field.after, 0)), "create")
         if field.after is None:
-            return styled(f"- {field.path}: {inline(field.before)}", "delete", self.color)
-        return styled(f"~ {field.path}: {inline(field.before)} → {inline(field.after)}", "update", self.color)
+            return self._styled(_marked("-", _entry(field.path, field.before, 0)), "delete")
+        if not nested(field.before) and not nested(field.after):
+            return self._styled([f"~ {field.path}: {inline(field.before)} → {inline(field.after)}"], "update")
+        changed = [f"{field.path}:", *_entry("before", field.before, 2), *_entry("after", field.after, 2)]
+        return self._styled(_marked("~", changed), "update")
+
+    def _styled(self, lines: list[str], action: str) -> list[str]:
+        """Each line coloured on its own, so that a pager or a cut keeps the colour of every line it shows."""
+        return [styled(line, action, self.color) for line in lines]
+
+
+def _marked(symbol: str, lines: list[str]) -> list[str]:
+    """The symbol before the first line; the lines below it keep their place under the text, past the symbol."""
+    return [f"{symbol} {lines[0]}", *("  " + line for line in lines[1:])]
+
+
+def _entry(label: str, value: object, indent: int) -> list[str]:
+    """``label: value`` on one line, or ``label:`` and the value as a block below it, 2 spaces further in."""
+    pad = " " * indent
+    if not nested(value):
+        return [f"{pad}{label}: {inline(value)}"]
+    return [f"{pad}{label}:", *block(value, indent + 2)]
 
 
 class JsonPlanReporter:

@@ -1,12 +1,14 @@
-"""What the text reports share: the plan's symbols and colours, JSON values written inline, and the words for a
-plan with nothing to do.
+"""What the text reports share: the plan's symbols and colours, values written inline or as indented blocks, and
+the words for a plan with nothing to do.
 
-Colour is plain ANSI: a reporter is given ``color=True`` only when its output goes to a terminal.
+Colour is plain ANSI: a reporter is given ``color=True`` only when the command colours its output (a terminal,
+no NO_COLOR, no TERM=dumb, or --color always; see ``dpm.commands.console``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from dpm.engine.plan import Plan
@@ -28,6 +30,37 @@ def targeted_note(plan: Plan) -> str:
     """What a targeted plan looked at: only its targets, so it says nothing of the rest of the registry."""
     needs = "it needs" if len(plan.targets) == 1 else "they need"
     return f"Targeted: {', '.join(plan.targets)}, with what {needs}; the rest of the registry was not compared."
+
+
+def nested(value: Any) -> bool:
+    """Whether ``value`` reads better as a block than on one line: a mapping with entries, or a list that holds a
+    mapping or a list (a template's defaultModels). A list of plain values stays inline."""
+    if isinstance(value, dict):
+        return bool(value)
+    return isinstance(value, list) and any(isinstance(item, dict | list) for item in value)
+
+
+def block(value: Any, indent: int) -> list[str]:
+    """A nested value as YAML-like lines indented by ``indent`` spaces: mapping keys bare, one entry per line, list
+    items after ``- ``; plain values, empty ones and lists of plain values inline, so strings keep their quotes."""
+    pad = " " * indent
+    lines: list[str] = []
+    entries = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+    for key, item in entries:
+        label = "- " if key is None else f"{_key(key)}: "
+        if not nested(item):
+            lines.append(f"{pad}{label}{inline(item)}")
+        elif key is None:  # a list item's first line shares the dash, as in YAML
+            inner = block(item, indent + 2)
+            lines += [f"{pad}- {inner[0].lstrip()}", *inner[1:]]
+        else:
+            lines += [f"{pad}{label.rstrip()}", *block(item, indent + 2)]
+    return lines
+
+
+def _key(key: Any) -> str:
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_.-]+", text) else inline(text)
 
 
 def nothing_to_do(plan: Plan) -> str:

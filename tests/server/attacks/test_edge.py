@@ -412,7 +412,7 @@ def test_data_files_are_private_whatever_the_umask(tmp_path: Path, database_url:
         modes = {path.name: _mode(path) for path in files}
 
     assert _mode(data_dir) == 0o700
-    expected = {"jwt.key", "secret.key"} | (
+    expected = {".gitignore", "jwt.key", "secret.key"} | (
         {"registry.db", "registry.db-wal", "registry.db-shm"} if not database_url else set()
     )
     assert set(modes) == expected
