@@ -50,6 +50,8 @@ def test_json_follows_its_published_schema_even_for_a_problem_with_no_file() -> 
         "column": None,
         "path": "",
         "suggestion": None,
+        "policy": None,
+        "waived": None,
     }
 
 

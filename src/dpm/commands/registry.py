@@ -16,6 +16,7 @@ from dpm.engine.dump import project_settings
 from dpm.engine.plan import Plan
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.redaction import scrub
+from dpm.reports.diagnostics import policy_findings
 from dpm.reports.drift import DRIFT_REPORTERS
 from dpm.reports.outcome import outcome_summary
 from dpm.reports.plan import PLAN_FORMATS, TextPlanReporter, plan_reporter
@@ -57,6 +58,7 @@ def plan(
     if saved_as is not None:
         saved_as.write_text(made.model_dump_json(indent=2) + "\n", encoding="utf-8")
     click.echo(plan_reporter(output, color=sys.stdout.isatty(), saved_as=saved_as).report(made))
+    click.echo(policy_findings(made.policy), err=True, nl=False)  # change policies: shown before any refusal
     if problem is not None:
         raise problem
     return 2 if detailed_exitcode and not made.empty else 0
@@ -88,7 +90,9 @@ def apply_command(
     it when someone else changed an object in between. Exit 3 when something moved, and nothing of it was written.
     """
     conversation = pipeline.Conversation(
-        show=lambda made: click.echo(TextPlanReporter(color=sys.stdout.isatty()).report(made)),
+        show=lambda made: click.echo(
+            TextPlanReporter(color=sys.stdout.isatty()).report(made) + "\n" + policy_findings(made.policy), nl=False
+        ),
         # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
         confirm=lambda target: _confirm(auto_approve or plan_file is not None, target),
         progress=lambda message: click.echo(message, err=True),

@@ -68,7 +68,8 @@ class GithubReporter:
         lines = []
         for d in diagnostics:
             properties = [f"file={_escape_property(d.file)}", f"line={d.line}", f"col={d.column}"] if d.file else []
-            properties.append(f"title={_escape_property(f'dpm {d.code}')}")
+            title = f"dpm {d.code} {d.policy}" if d.policy else f"dpm {d.code}"
+            properties.append(f"title={_escape_property(title)}")
             text = f"{d.path}: {d.message}" if d.path else d.message
             if d.suggestion:
                 text += f"\nhint: {d.suggestion}"
@@ -76,6 +77,13 @@ class GithubReporter:
         errors, warnings = _counts(diagnostics)
         lines.append(f"{summary}: {'invalid' if errors else 'valid'}, {errors} error(s), {warnings} warning(s)")
         return "\n".join(lines)
+
+
+def policy_findings(findings: Sequence[Diagnostic]) -> str:
+    """A plan's change-policy findings as text lines with their count, or nothing when there are none."""
+    if not findings:
+        return ""
+    return TextReporter().report(findings, "change policies") + "\n"
 
 
 def _escape_data(text: str) -> str:
