@@ -17,6 +17,7 @@ import click
 import dpm_server
 from dpm import __version__
 from dpm.commands.offline import render, schema, validate
+from dpm.commands.policy import policy
 from dpm.commands.registry import apply_command, drift, dump, plan
 from dpm.errors import Cancelled, DpmError
 from dpm.redaction import ScrubbedStream
@@ -74,7 +75,7 @@ def cli() -> None:
     """
 
 
-for command in (validate, render, schema, plan, apply_command, drift, dump):
+for command in (validate, render, schema, plan, apply_command, drift, dump, policy):
     cli.add_command(command)
 
 

@@ -19,6 +19,16 @@ _PACK: list[dict[str, Any]] = [
         "description": "Providers use HTTPS, except on loopback.",
         "target": "Provider",
         "rule": {"properties": {"apiEndpoint": {"pattern": _HTTPS_OR_LOOPBACK}}},
+        "tests": [
+            {"name": "https passes", "input": {"apiEndpoint": "https://api.example.com/v1"}},
+            {"name": "loopback passes", "input": {"apiEndpoint": "http://localhost:11434/v1"}},
+            {"name": "plain http fails", "input": {"apiEndpoint": "http://api.example.com"}, "fails": ["apiEndpoint"]},
+            {
+                "name": "a lookalike host fails",
+                "input": {"apiEndpoint": "http://localhost.evil.example/"},
+                "fails": ["apiEndpoint"],
+            },
+        ],
     },
     {
         "name": "models-priced",
@@ -28,12 +38,21 @@ _PACK: list[dict[str, Any]] = [
             "required": ["pricingInfo"],
             "properties": {"pricingInfo": {"required": ["inputTokenPrice", "outputTokenPrice"]}},
         },
+        "tests": [
+            {"name": "no price fails", "input": {"identifier": "m"}, "fails": [""]},
+            {"name": "half a price fails", "input": {"pricingInfo": {"inputTokenPrice": 1}}, "fails": ["pricingInfo"]},
+            {"name": "both prices pass", "input": {"pricingInfo": {"inputTokenPrice": 1, "outputTokenPrice": 2}}},
+        ],
     },
     {
         "name": "price-currency",
         "description": "Every price names its currency.",
         "target": "Model",
         "rule": {"properties": {"pricingInfo": {"required": ["currency"]}}},
+        "tests": [
+            {"name": "no currency fails", "input": {"pricingInfo": {"inputTokenPrice": 1}}, "fails": ["pricingInfo"]},
+            {"name": "a currency passes", "input": {"pricingInfo": {"currency": "USD"}}},
+        ],
     },
     {
         "name": "one-default-model",
@@ -48,6 +67,14 @@ _PACK: list[dict[str, Any]] = [
                 }
             }
         },
+        "tests": [
+            {
+                "name": "two defaults fail",
+                "input": {"models": [{"isDefault": True}, {"isDefault": True}]},
+                "fails": ["models"],
+            },
+            {"name": "one default passes", "input": {"models": [{"isDefault": True}, {"isDefault": False}]}},
+        ],
     },
     {
         "name": "no-literal-header-secrets",
@@ -62,6 +89,18 @@ _PACK: list[dict[str, Any]] = [
                 }
             }
         },
+        "tests": [
+            {
+                "name": "a literal key fails",
+                "input": {"authConfig": {"headers": {"x-api-key": "sk-live-123"}}},
+                "fails": ["authConfig.headers.x-api-key"],
+            },
+            {
+                "name": "a placeholder passes",
+                "input": {"authConfig": {"headers": {"Authorization": "Bearer {{apiKey}}"}}},
+            },
+            {"name": "other headers are free", "input": {"authConfig": {"headers": {"x-team": "search"}}}},
+        ],
     },
 ]
 

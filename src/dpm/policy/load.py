@@ -19,7 +19,7 @@ from dpm.config.project import Project
 from dpm.config.validate import check_schema
 from dpm.config.yamlio import Document, load_documents, read_text
 from dpm.policy import builtin
-from dpm.policy.model import PolicyDocument, Waiver
+from dpm.policy.model import PolicyDocument, PolicyTest, Waiver
 from dpm.policy.rules import Rule, rule_problems
 from dpm.resources.rules import did_you_mean
 from dpm.values import Diagnostic, Mark, Path, Severity
@@ -38,6 +38,7 @@ class Policy:
     rule: Rule
     mark: Mark  # where it is written: its document, or the extends entry of a built-in pack
     name_mark: Mark
+    tests: tuple[tuple[PolicyTest, Mark], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def _add(found: PolicySet, document: Document) -> None:
             Rule(value.rule),
             document.mark(()),
             document.mark(("name",)),
+            tuple((test, document.mark(("tests", i))) for i, test in enumerate(value.tests)),
         )
     )
     for index, entry in enumerate(value.waivers):

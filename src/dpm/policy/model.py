@@ -46,6 +46,18 @@ class Waiver(Strict):
     expires: datetime.date | str | None = Field(default=None, description="YYYY-MM-DD; required.")
 
 
+class PolicyTest(Strict):
+    """A fixture case for ``dpm policy test``: an object (or, for target Change, a change) and where the rule must
+    fail on it."""
+
+    name: str = Field(min_length=1, description="What the case shows.")
+    input: dict[str, Any] = Field(description="The object as the rule sees it (dpm render's form), or a change.")
+    fails: list[str] = Field(
+        default_factory=list,
+        description='The dotted paths where the rule must fail ("" for the object itself); empty: it must pass.',
+    )
+
+
 class PolicyDocument(Strict):
     """``kind: Policy``: a rule that every matched object (or plan change) must satisfy."""
 
@@ -64,3 +76,4 @@ class PolicyDocument(Strict):
     match: Match = Field(default_factory=Match)
     rule: dict[str, Any] = Field(description="A JSON Schema (draft 2020-12). " + CHANGE_SHAPE)
     waivers: list[Any] = Field(default_factory=list, description="Waivers of this policy (see Waiver).")
+    tests: list[PolicyTest] = Field(default_factory=list, description="Fixture cases that dpm policy test runs.")
