@@ -51,13 +51,13 @@ def test_golden_render(case: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 0
 
 
-FORMATTED = [(c, f) for c in CASES for f in ("json", "github") if (c / f"expected.{f}").exists()]
+FORMATTED = [(c, f) for c in CASES for f in ("json", "github", "sarif") if (c / f"expected.{f}").exists()]
 
 
 @pytest.mark.parametrize(("case", "output"), FORMATTED, ids=[f"{c.name}-{f}" for c, f in FORMATTED])
 def test_golden_formats(case: Path, output: str, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where a case has ``expected.json`` or ``expected.github``, ``dpm validate --format`` prints exactly that: the
-    same findings as the text, in every format."""
+    """Where a case has ``expected.json``, ``expected.github`` or ``expected.sarif``, ``dpm validate --format``
+    prints exactly that: the same findings as the text, in every format."""
     monkeypatch.chdir(case)
     args = (case / "args").read_text().split() if (case / "args").exists() else []
     result = dpm("validate", "providers.d", "--format", output, *args)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from dpm.reports.sarif import SarifReporter
 from dpm.values import Diagnostic
 
 DIAGNOSTICS_FORMAT_VERSION = 1
@@ -94,8 +95,9 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-REPORTERS: dict[str, type[TextReporter] | type[JsonReporter] | type[GithubReporter]] = {
+REPORTERS: dict[str, type[TextReporter] | type[JsonReporter] | type[GithubReporter] | type[SarifReporter]] = {
     "text": TextReporter,
     "json": JsonReporter,
     "github": GithubReporter,
+    "sarif": SarifReporter,
 }
