@@ -21,7 +21,7 @@ from dpm.policy.load import Policy, PolicySet, load_policies
 from dpm.policy.rules import Violation
 from dpm.policy.subjects import Sources, Subject, change_subjects, config_subjects
 from dpm.policy.waivers import Finding, apply_waivers, today
-from dpm.values import Diagnostic, format_path, has_errors
+from dpm.values import Diagnostic, Mark, format_path, has_errors
 
 CODE = "policy"
 _HIDDEN = "authConfig"  # credentials: a finding there names the rule it breaks, never the value
@@ -65,15 +65,29 @@ class Guard:
         by_target: dict[str, list[Subject]] = {}
         for subject in subjects:
             by_target.setdefault(subject.target, []).append(subject)
-        found = [
-            _finding(policy, subject, violation)
-            for policy in policies
-            for subject in by_target.get(policy.target, [])
-            if any(fnmatch.fnmatchcase(subject.identifier, g) for g in policy.identifiers)
-            for violation in policy.rule.violations(subject.data)
-        ]
+        found: list[Finding] = []
+        unmatched: list[Diagnostic] = []
+        for policy in policies:
+            matched = [s for s in by_target.get(policy.target, []) if _matches(policy, s.identifier)]
+            found += [_finding(policy, s, v) for s in matched for v in policy.rule.violations(s.data)]
+            if not matched and policy.match_mark is not None and policy.target != "Change":
+                unmatched.append(_selects_nothing(policy, policy.match_mark))
         waivers = self.policies.waivers if self.waivers else []
-        return sorted(apply_waivers(found, waivers, self.environment, self.on), key=Diagnostic.sort_key)
+        return sorted(apply_waivers(found, waivers, self.environment, self.on) + unmatched, key=Diagnostic.sort_key)
+
+
+def _matches(policy: Policy, identifier: str) -> bool:
+    return any(fnmatch.fnmatchcase(identifier, pattern) for pattern in policy.identifiers)
+
+
+def _selects_nothing(policy: Policy, mark: Mark) -> Diagnostic:
+    """A self-check: a policy whose identifiers select nothing in this config checks nothing, which is a mistake more
+    often than a plan (a typo, a renamed provider)."""
+    kind = {"Model": "model", "Provider": "provider", "ProviderTemplate": "template"}[policy.target]
+    globs = ", ".join(policy.identifiers)
+    message = f"policy {policy.name} selects no {kind} of this config (identifiers: {globs}), so it checks nothing"
+    hint = "a model's identifier is provider/model; a template's is its name"
+    return Diagnostic.warning("policy-file", message, mark, ("match", "identifiers"), hint)
 
 
 def _finding(policy: Policy, subject: Subject, violation: Violation) -> Finding:

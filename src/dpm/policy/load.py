@@ -19,7 +19,7 @@ from dpm.config.project import Project
 from dpm.config.validate import check_schema
 from dpm.config.yamlio import Document, load_documents, read_text
 from dpm.policy import builtin
-from dpm.policy.model import PolicyDocument, PolicyTest, Waiver
+from dpm.policy.model import FIELDS, PolicyDocument, PolicyTest, Waiver
 from dpm.policy.rules import Rule, rule_problems
 from dpm.resources.rules import did_you_mean
 from dpm.values import Diagnostic, Mark, Path, Severity
@@ -38,6 +38,7 @@ class Policy:
     rule: Rule
     mark: Mark  # where it is written: its document, or the extends entry of a built-in pack
     name_mark: Mark
+    match_mark: Mark | None = None  # where match.identifiers is written, when it is
     tests: tuple[tuple[PolicyTest, Mark], ...] = ()
 
 
@@ -145,6 +146,7 @@ def _add(found: PolicySet, document: Document) -> None:
         ]
     if isinstance(value, PolicyDocument):
         problems += _glob_problems(document, value.match.identifiers)
+        found.problems += _unknown_fields(document, value)
     found.problems += problems
     if not isinstance(value, PolicyDocument) or problems:
         return
@@ -159,6 +161,7 @@ def _add(found: PolicySet, document: Document) -> None:
             Rule(value.rule),
             document.mark(()),
             document.mark(("name",)),
+            document.mark(("match", "identifiers")) if ("match", "identifiers") in document.marks else None,
             tuple((test, document.mark(("tests", i))) for i, test in enumerate(value.tests)),
         )
     )
@@ -190,6 +193,29 @@ def _glob_problems(document: Document, patterns: Sequence[str]) -> list[Diagnost
                 Diagnostic.error("policy-file", reason, document.mark(path), path, "use * ? and [abc] globs")
             )
     return problems
+
+
+def _unknown_fields(document: Document, value: PolicyDocument) -> list[Diagnostic]:
+    """A rule that names a field its target does not have checks nothing there: a warning at the name."""
+    known = FIELDS[value.target]
+    named: list[tuple[str, Path]] = []
+    properties = value.rule.get("properties")
+    if isinstance(properties, dict):
+        named += [(name, ("rule", "properties", name)) for name in properties]
+    required = value.rule.get("required")
+    if isinstance(required, list):
+        named += [(name, ("rule", "required", i)) for i, name in enumerate(required) if isinstance(name, str)]
+    return [
+        Diagnostic.warning(
+            "policy-file",
+            f"the rule names the field {name!r}, which a {value.target} does not have, so it checks nothing there",
+            document.mark(path, key=True),
+            path,
+            did_you_mean(name, sorted(known)) or f"a {value.target} has: {', '.join(sorted(known))}",
+        )
+        for name, path in named
+        if name not in known
+    ]
 
 
 def _add_waiver(found: PolicySet, document: Document, entry: Any, path: Path, implied: str | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from dpm.resources import models
 from dpm.resources.models import Strict
 
 Target = Literal["Provider", "Model", "ProviderTemplate", "Change"]
@@ -20,6 +21,19 @@ CHANGE_SHAPE = (
     "the change touches, every field for a create or delete; null on the side that does not exist), changed (dotted "
     "field paths), ratios (after/before for each number that changed from a non-zero value, by dotted path)}."
 )
+
+
+def _fields(model: type[Strict]) -> frozenset[str]:
+    return frozenset(model.model_fields) - {"kind"}
+
+
+# The top-level fields of what each target's rule sees, for the self-check that a rule names only fields that exist.
+FIELDS: dict[str, frozenset[str]] = {
+    "Provider": _fields(models.ProviderDocument),
+    "Model": _fields(models.ModelSpec),
+    "ProviderTemplate": _fields(models.ProviderTemplateDocument),
+    "Change": frozenset({"action", "kind", "identifier", "provider", "before", "after", "changed", "ratios"}),
+}
 
 
 class Match(Strict):
