@@ -77,6 +77,8 @@ class Guard:
 
 
 def _matches(policy: Policy, identifier: str) -> bool:
+    if policy.identifiers == ("*",):  # the default, on ten thousand models: no pattern to run
+        return True
     return any(fnmatch.fnmatchcase(identifier, pattern) for pattern in policy.identifiers)
 
 

@@ -99,7 +99,7 @@ def config_subjects(state: DesiredState, sources: Sources, targets: set[str]) ->
     if not targets & {"Provider", "Model"}:
         return
     for identifier in sorted(state.providers):
-        provider = masked(state.providers[identifier])
+        provider = _masked_provider(state.providers[identifier])
         if "Provider" in targets:
             yield Subject(
                 "Provider", identifier, f"provider {identifier}", provider, _at_provider(sources, identifier, provider)
@@ -110,6 +110,14 @@ def config_subjects(state: DesiredState, sources: Sources, targets: set[str]) ->
                 yield Subject(
                     "Model", key, f"model {key}", model, _at_model(sources, identifier, str(model["identifier"]))
                 )
+
+
+def _masked_provider(provider: dict[str, Any]) -> dict[str, Any]:
+    """``masked(provider)``, copying only its ``authConfig``: compile admits secrets nowhere else, and copying ten
+    thousand models that hold none would cost a policy run a third of its time. The rest is shared, read-only."""
+    if "authConfig" not in provider:
+        return provider
+    return {**provider, "authConfig": masked({"authConfig": provider["authConfig"]})["authConfig"]}
 
 
 def _at_template(sources: Sources, name: str) -> Locate:
