@@ -63,19 +63,36 @@ class JsonReporter:
 
 
 class GithubReporter:
-    """GitHub Actions workflow commands, which show as annotations on the pull request's files."""
+    """GitHub Actions workflow commands, which show as annotations on the pull request's files.
+
+    GitHub shows at most ``ANNOTATIONS`` errors and as many warnings of one step; past that, each further problem is
+    a plain log line, and a last notice says how many were not annotated, so none disappears silently.
+    """
+
+    ANNOTATIONS = 10
 
     def report(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
         lines = []
+        shown = {"error": 0, "warning": 0}
         for d in diagnostics:
-            properties = [f"file={_escape_property(d.file)}", f"line={d.line}", f"col={d.column}"] if d.file else []
-            title = f"dpm {d.code} {d.policy}" if d.policy else f"dpm {d.code}"
-            properties.append(f"title={_escape_property(title)}")
             text = f"{d.path}: {d.message}" if d.path else d.message
             if d.suggestion:
                 text += f"\nhint: {d.suggestion}"
+            if shown[d.severity] >= self.ANNOTATIONS:
+                lines.append(f"{d.location}: {d.severity}: {text}".replace("\n", " "))
+                continue
+            shown[d.severity] += 1
+            properties = [f"file={_escape_property(d.file)}", f"line={d.line}", f"col={d.column}"] if d.file else []
+            title = f"dpm {d.code} {d.policy}" if d.policy else f"dpm {d.code}"
+            properties.append(f"title={_escape_property(title)}")
             lines.append(f"::{d.severity} {','.join(properties)}::{_escape_data(text)}")
         errors, warnings = _counts(diagnostics)
+        left = (errors - shown["error"], warnings - shown["warning"])
+        if any(left):
+            lines.append(
+                f"::notice title=dpm::{left[0]} error(s) and {left[1]} warning(s) are listed in the log without "
+                f"annotations: GitHub shows at most {self.ANNOTATIONS} of each"
+            )
         lines.append(f"{summary}: {'invalid' if errors else 'valid'}, {errors} error(s), {warnings} warning(s)")
         return "\n".join(lines)
 
