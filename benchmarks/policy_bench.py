@@ -7,8 +7,9 @@ Run from the repository root::
 
 Each run is a separate ``dpm`` process, reaped with ``os.wait4`` (``config_bench.measure``); the two configs differ
 only in ``dpm.yaml``'s ``extends``/``waivers`` and the ``policies/`` folder. The aim of issue 13: with policies,
-at most 1.25 times the median time without. Exit status 1 means the benchmark went wrong (a run failed, or a
-policy found something in the generated config, which satisfies all of them).
+at most 1.25 times the median time without, judged on CPU time, which load beside the runs disturbs least. Exit
+status 1 means the benchmark went wrong (a run failed, or a policy found something in the generated config, which
+satisfies all of them).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def main() -> int:
                 f"| {result.label} | {result.median_seconds:.2f} s | {result.median_cpu_seconds:.2f} s "
                 f"| {result.peak_mb:.0f} MB |"
             )
-        verdict = "met" if ratio <= AIM_RATIO else "missed"
+        verdict = "met" if cpu_ratio <= AIM_RATIO else "missed"  # CPU: on a shared machine, wall time is noise
         print(f"ratio: wall {ratio:.2f}, CPU {cpu_ratio:.2f} (aim at most {AIM_RATIO}: {verdict}); load {load:.1f}")
     return 0
 
