@@ -111,6 +111,6 @@ def plan_refusal(plan: Plan) -> tuple[str, str] | None:
     broken = sorted({d.policy or "" for d in plan.policy if d.severity == "error"})
     errors = sum(d.severity == "error" for d in plan.policy)
     return (
-        f"this plan cannot be applied: {errors} change(s) break the policies {', '.join(broken)}",
+        f"this plan cannot be applied: it breaks the policies {', '.join(broken)} ({errors} error(s), listed above)",
         "change the config, or add a waiver with a reason and an expires date",
     )
