@@ -26,13 +26,16 @@ WRAPPED = {
     "deepdiff": "dpm.engine.fielddiff",
     "yaml": "dpm.config.yamlio",
     "click": "dpm.commands",
+    "jsonschema": "dpm.policy.rules",
+    "referencing": "dpm.policy.rules",  # jsonschema's reference resolver, whose error a broken $ref raises
     "uvicorn": None,  # the client never starts a server itself: dpm_server.embedded does
     "prometheus_client": "dpm_server.metrics",  # a server library: its home is checked across both packages
 }
 # (importing package, packages it must not import)
 LAYERS = [
-    ("dpm.config", ("dpm.engine", "dpm.registry", "dpm.reports", "dpm.commands", "dpm.pipeline")),
-    ("dpm.engine", ("dpm.commands", "dpm.reports", "dpm.pipeline")),
+    ("dpm.config", ("dpm.policy", "dpm.engine", "dpm.registry", "dpm.reports", "dpm.commands", "dpm.pipeline")),
+    ("dpm.engine", ("dpm.commands", "dpm.reports", "dpm.pipeline", "dpm.policy")),
+    ("dpm.policy", ("dpm.commands", "dpm.reports", "dpm.pipeline", "dpm.registry")),
     ("dpm.registry", ("dpm.config", "dpm.engine", "dpm.commands", "dpm.reports", "dpm.pipeline")),
     ("dpm.reports", ("dpm.commands", "dpm.registry")),
     ("dpm.pipeline", ("dpm.commands", "dpm.reports")),

@@ -49,3 +49,20 @@ def test_golden_render(case: Path, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch)
     assert result.out == expected_file.read_text()
     assert "canary-golden-secret" not in result.out + result.err
     assert result.exit_code == 0
+
+
+FORMATTED = [(c, f) for c in CASES for f in ("json", "github", "sarif") if (c / f"expected.{f}").exists()]
+
+
+@pytest.mark.parametrize(("case", "output"), FORMATTED, ids=[f"{c.name}-{f}" for c, f in FORMATTED])
+def test_golden_formats(case: Path, output: str, dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a case has ``expected.json``, ``expected.github`` or ``expected.sarif``, ``dpm validate --format``
+    prints exactly that: the same findings as the text, in every format."""
+    monkeypatch.chdir(case)
+    args = (case / "args").read_text().split() if (case / "args").exists() else []
+    result = dpm("validate", "providers.d", "--format", output, *args)
+    expected_file = case / f"expected.{output}"
+    if UPDATE:
+        expected_file.write_text(result.out)
+    assert result.out == expected_file.read_text()
+    assert result.exit_code == (1 if "invalid" in (case / "expected.txt").read_text().splitlines()[-1] else 0)

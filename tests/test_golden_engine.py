@@ -59,7 +59,7 @@ CASES_DIR = Path(__file__).parent / "golden_engine"
 CASES = sorted(p for p in CASES_DIR.iterdir() if p.is_dir())
 UPDATE = bool(os.environ.get("DPM_UPDATE_GOLDEN"))  # read at import: the tests themselves run without DPM_*
 CANARY = "sk-canary-golden-"
-CONFIG = ("providers.d", "dpm.yaml", "environments")
+CONFIG = ("providers.d", "dpm.yaml", "environments", "policies")
 
 _REVISION = re.compile(r"\(revision \d+\)")
 _RATE = re.compile(r"of \d+ left in the registry's rate-limit window \(limit \d+(, resets at [0-9TZ:.-]+)?\)")

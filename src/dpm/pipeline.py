@@ -33,6 +33,7 @@ from dpm.engine.live import LiveState, live_from_export
 from dpm.engine.outcome import Applied, Outcome
 from dpm.engine.plan import Change, Kept, Plan, RequestCost, count
 from dpm.errors import DpmError, UsageError
+from dpm.policy.evaluate import Guard, plan_refusal
 from dpm.registry.client import RegistryClient, RegistryError
 from dpm.registry.targets import Session
 from dpm.values import Diagnostic, Ownership, has_errors
@@ -64,6 +65,7 @@ class CompiledConfig:
     files: list[str] = field(default_factory=list)
     documents: int = 0
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    guard: Guard = field(default_factory=Guard)  # the project's policies, for the plans made from this config
 
     @property
     def valid(self) -> bool:
@@ -87,6 +89,7 @@ def compile_config(
     require_secrets: bool = False,
     environ: Mapping[str, str] | None = None,
     stdin: BinaryIO | None = None,
+    waivers: bool = True,
 ) -> CompiledConfig:
     """Load, render, validate and compile the config that ``paths`` name. Needs no network."""
     project, problems = load_project(paths, environment, variables)
@@ -104,8 +107,10 @@ def compile_config(
     problems += [p for p in found if (p.file, p.line, p.column) not in failed]
     state, found = compile_state(checked, require_secrets=require_secrets)
     problems += found
+    guard = Guard.load(project, checked, waivers=waivers)
+    problems += guard.check_config(state)
     problems.sort(key=Diagnostic.sort_key)
-    return CompiledConfig(project, state, loaded.files, len(loaded.documents), problems)
+    return CompiledConfig(project, state, loaded.files, len(loaded.documents), problems, guard)
 
 
 # ── desired + live → plan ────────────────────────────────────────────────────────────────────────────────────────
@@ -175,7 +180,7 @@ def make_plan(
         requests=cost,
         vars=dict(config.project.vars),
     )
-    return plan.sealed()
+    return config.guard.check_plan(plan).sealed()
 
 
 # ── plan → apply → verify ────────────────────────────────────────────────────────────────────────────────────────
@@ -255,6 +260,9 @@ def blocked(plan: Plan, renderer: Renderer | None = None) -> DpmError | None:
     - a secret it needs is not in the environment (every secret of a create, and each secret an update adds);
     - it holds the value of a known secret outside the secret markers, which apply would store in clear.
     """
+    refused = plan_refusal(plan)
+    if refused is not None:
+        return DpmError(*refused)
     unset = apply.unset_secrets(plan.changes, renderer or renderer_for(plan))
     if unset:
         return DpmError(

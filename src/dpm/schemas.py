@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 
 from dpm.engine.plan import Plan
+from dpm.policy.model import PolicyDocument
 from dpm.reports.diagnostics import DiagnosticsReport
 from dpm.reports.dump import DumpReport
 from dpm.reports.outcome import ApplyReport
@@ -67,6 +68,7 @@ def schemas() -> dict[str, dict[str, Any]]:
         "document.schema.json": _document_schema(),
         "dpm.schema.json": models.ProjectConfig.model_json_schema(),
         "environment.schema.json": models.EnvironmentConfig.model_json_schema(),
+        "policy.schema.json": PolicyDocument.model_json_schema(),
         "diagnostics.schema.json": DiagnosticsReport.model_json_schema(),
         "plan.schema.json": Plan.model_json_schema(mode="serialization"),
         "apply.schema.json": ApplyReport.model_json_schema(mode="serialization"),

@@ -43,6 +43,8 @@ class Diagnostic:
     column: int | None
     path: str
     suggestion: str | None = None
+    policy: str | None = None  # the policy that found it (code "policy")
+    waived: str | None = None  # the reason of the waiver that lets it pass, shown beside it
 
     @classmethod
     def at(  # noqa: PLR0917 - the error/warning shorthands below pass these through

@@ -50,6 +50,8 @@ def test_json_follows_its_published_schema_even_for_a_problem_with_no_file() -> 
         "column": None,
         "path": "",
         "suggestion": None,
+        "policy": None,
+        "waived": None,
     }
 
 
@@ -70,3 +72,18 @@ def test_github_puts_the_path_before_the_message_and_keeps_warnings_warnings() -
         "models[0].contextLength: contextLength must be at least 1"
     )
     assert GithubReporter().report([UNSET], "s").startswith("::warning file=providers.d/a.yaml,line=7,col=13,")
+
+
+def test_github_annotates_at_most_ten_of_each_severity_and_says_how_many_it_left_out() -> None:
+    many = [Diagnostic.error("rule", f"problem {i}", Mark("a.yaml", i + 1, 1)) for i in range(12)]
+    many += [Diagnostic.warning("rule", f"note {i}", Mark("a.yaml", i + 20, 1)) for i in range(3)]
+    lines = GithubReporter().report(many, "1 file(s)").splitlines()
+    assert sum(line.startswith("::error ") for line in lines) == 10
+    assert sum(line.startswith("::warning ") for line in lines) == 3
+    assert "a.yaml:11:1: error: problem 10" in lines
+    assert "a.yaml:12:1: error: problem 11" in lines
+    assert lines[-2] == (
+        "::notice title=dpm::2 error(s) and 0 warning(s) are listed in the log without annotations: "
+        "GitHub shows at most 10 of each"
+    )
+    assert lines[-1] == "1 file(s): invalid, 12 error(s), 3 warning(s)"

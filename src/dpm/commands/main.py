@@ -20,6 +20,7 @@ from dpm.commands.completion import COMPLETE_VAR, completion
 from dpm.commands.console import COLOR_MODES, decide_color
 from dpm.commands.init import init
 from dpm.commands.offline import render, schema, validate
+from dpm.commands.policy import policy
 from dpm.commands.registry import apply_command, drift, dump, plan
 from dpm.commands.show import show
 from dpm.errors import Cancelled, DpmError
@@ -90,7 +91,7 @@ def cli(context: click.Context, color: str) -> None:
     context.color = decide_color(color, sys.stdout, os.environ)
 
 
-for command in (init, validate, render, schema, plan, show, apply_command, drift, dump, completion):
+for command in (init, validate, render, schema, plan, show, apply_command, drift, dump, completion, policy):
     cli.add_command(command)
 
 

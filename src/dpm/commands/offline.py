@@ -17,7 +17,7 @@ from dpm.schemas import render_schema, schemas, write_schemas
 @config_options
 @click.option("--format", "output", type=click.Choice(sorted(REPORTERS)), default="text", show_default=True)
 def validate(*, config: ConfigArgs, output: str) -> int:
-    """Check config files offline: syntax, expressions, schema and business rules.
+    """Check config files offline: syntax, expressions, schema, business rules and the policies (policies/*.yaml).
 
     PATH is a directory (its *.yaml and *.yml files, in sorted order), a file, or - for standard input;
     the default is providers.d. Every problem is reported with file:line:col. Exit 0 when valid, 1 when not.

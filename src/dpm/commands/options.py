@@ -47,6 +47,7 @@ class ConfigArgs:
     environment: str | None
     variables: tuple[str, ...]
     require_secrets: bool
+    waivers: bool = True
 
     def compile(self) -> CompiledConfig:
         with kept_for_the_process():
@@ -56,6 +57,7 @@ class ConfigArgs:
                 variables=self.variables,
                 require_secrets=self.require_secrets,
                 stdin=sys.stdin.buffer,
+                waivers=self.waivers,
             )
 
     def compile_valid(self) -> CompiledConfig | None:
@@ -115,14 +117,16 @@ def _collect(
     return decorate
 
 
-def _config_args(paths: tuple[str, ...], environment: str | None, variables: tuple[str, ...], require: bool) -> Any:
-    return ConfigArgs(tuple(paths), environment, tuple(variables), require)
+def _config_args(
+    paths: tuple[str, ...], environment: str | None, variables: tuple[str, ...], require: bool, no_waivers: bool
+) -> Any:
+    return ConfigArgs(tuple(paths), environment, tuple(variables), require, not no_waivers)
 
 
 config_options = _collect(
     "config",
     _config_args,
-    ("paths", "environment", "variables", "require_secrets"),
+    ("paths", "environment", "variables", "require_secrets", "no_waivers"),
     [
         click.argument("paths", nargs=-1, metavar="[PATH]..."),
         click.option("--env", "environment", metavar="NAME", help="Read vars from environments/NAME.yaml."),
@@ -130,6 +134,7 @@ config_options = _collect(
         click.option(
             "--require-secrets", is_flag=True, help="Treat a secret missing from the environment as an error."
         ),
+        click.option("--no-waivers", is_flag=True, help="Ignore policy waivers: show what they hide, as it is."),
     ],
 )
 

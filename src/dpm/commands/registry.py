@@ -18,6 +18,7 @@ from dpm.engine.dump import project_settings
 from dpm.engine.outcome import Applied
 from dpm.errors import Cancelled, DpmError, UsageError
 from dpm.redaction import scrub
+from dpm.reports.diagnostics import policy_findings
 from dpm.reports.drift import DRIFT_REPORTERS
 from dpm.reports.dump import DUMP_REPORTERS, dump_report
 from dpm.reports.outcome import OUTCOME_REPORTERS
@@ -82,6 +83,7 @@ def plan(
     if saved_as is not None:
         saved_as.write_text(made.model_dump_json(indent=2) + "\n", encoding="utf-8")
     click.echo(plan_reporter(output, color=use_color(), saved_as=saved_as).report(made))
+    click.echo(policy_findings(made.policy), err=True, nl=False)  # change policies: shown before any refusal
     if problem is not None:
         raise problem
     return 2 if detailed_exitcode and not made.empty else 0
@@ -137,7 +139,11 @@ def apply_command(
     targets.parse_all(chosen)
     as_json = output == "json"
     conversation = pipeline.Conversation(
-        show=lambda made: click.echo(TextPlanReporter(color=use_color()).report(made), err=as_json),
+        show=lambda made: click.echo(
+            TextPlanReporter(color=use_color()).report(made) + "\n" + policy_findings(made.policy),
+            nl=False,
+            err=as_json,
+        ),
         # A saved plan was reviewed when it was made: applying that file is the approval, as in Terraform.
         confirm=lambda target: _confirm(auto_approve or plan_file is not None, target, err=as_json),
         progress=apply_progress,

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dpm.values import Diagnostic
+
 PLAN_FORMAT_VERSION = 1
 
 Action = Literal["create", "update", "delete"]
@@ -114,6 +116,11 @@ class Plan(Record):
     )
     requests: RequestCost
     vars: dict[str, Any] = Field(default_factory=dict, description="The vars the config was rendered with.")
+    policy: list[Diagnostic] = Field(
+        default_factory=list,
+        description="Findings of the change policies (target: Change) on this plan's changes; absent when none.",
+        exclude_if=lambda findings: not findings,  # a plan without findings reads as it did before policies
+    )
     checksum: str | None = Field(default=None, description="sha256 of the plan without this field.")
 
     @property

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from dpm.reports.sarif import SarifReporter
 from dpm.values import Diagnostic
 
 DIAGNOSTICS_FORMAT_VERSION = 1
@@ -62,20 +63,45 @@ class JsonReporter:
 
 
 class GithubReporter:
-    """GitHub Actions workflow commands, which show as annotations on the pull request's files."""
+    """GitHub Actions workflow commands, which show as annotations on the pull request's files.
+
+    GitHub shows at most ``ANNOTATIONS`` errors and as many warnings of one step; past that, each further problem is
+    a plain log line, and a last notice says how many were not annotated, so none disappears silently.
+    """
+
+    ANNOTATIONS = 10
 
     def report(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
         lines = []
+        shown = {"error": 0, "warning": 0}
         for d in diagnostics:
-            properties = [f"file={_escape_property(d.file)}", f"line={d.line}", f"col={d.column}"] if d.file else []
-            properties.append(f"title={_escape_property(f'dpm {d.code}')}")
             text = f"{d.path}: {d.message}" if d.path else d.message
             if d.suggestion:
                 text += f"\nhint: {d.suggestion}"
+            if shown[d.severity] >= self.ANNOTATIONS:
+                lines.append(f"{d.location}: {d.severity}: {text}".replace("\n", " "))
+                continue
+            shown[d.severity] += 1
+            properties = [f"file={_escape_property(d.file)}", f"line={d.line}", f"col={d.column}"] if d.file else []
+            title = f"dpm {d.code} {d.policy}" if d.policy else f"dpm {d.code}"
+            properties.append(f"title={_escape_property(title)}")
             lines.append(f"::{d.severity} {','.join(properties)}::{_escape_data(text)}")
         errors, warnings = _counts(diagnostics)
+        left = (errors - shown["error"], warnings - shown["warning"])
+        if any(left):
+            lines.append(
+                f"::notice title=dpm::{left[0]} error(s) and {left[1]} warning(s) are listed in the log without "
+                f"annotations: GitHub shows at most {self.ANNOTATIONS} of each"
+            )
         lines.append(f"{summary}: {'invalid' if errors else 'valid'}, {errors} error(s), {warnings} warning(s)")
         return "\n".join(lines)
+
+
+def policy_findings(findings: Sequence[Diagnostic]) -> str:
+    """A plan's change-policy findings as text lines with their count, or nothing when there are none."""
+    if not findings:
+        return ""
+    return TextReporter().report(findings, "change policies") + "\n"
 
 
 def _escape_data(text: str) -> str:
@@ -86,8 +112,9 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-REPORTERS: dict[str, type[TextReporter] | type[JsonReporter] | type[GithubReporter]] = {
+REPORTERS: dict[str, type[TextReporter] | type[JsonReporter] | type[GithubReporter] | type[SarifReporter]] = {
     "text": TextReporter,
     "json": JsonReporter,
     "github": GithubReporter,
+    "sarif": SarifReporter,
 }

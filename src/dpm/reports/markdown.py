@@ -67,9 +67,27 @@ class MarkdownPlanReporter:
         c = plan.counts
         head += f"\n**Plan: {c.create} to create, {c.update} to update, {c.delete} to delete.** "
         head += f"Applying costs {plan.requests.apply} request(s).\n\n"
-        head += warnings + ("\n" if warnings else "") + kept + ("\n" if kept else "")
+        head += warnings + ("\n" if warnings else "") + kept + ("\n" if kept else "") + _policy(plan)
         sections = [(f"{c.kind} {c.key}", _details(_change_summary(c), _change_lines(c))) for c in plan.changes]
         return _truncated(head, sections, _where_full(self.saved_as))
+
+
+def _policy(plan: Plan) -> str:
+    """The change policies' findings, errors first, each with the policy's name and where it points."""
+    if not plan.policy:
+        return ""
+    ordered = sorted(plan.policy, key=lambda d: d.severity != "error")
+    errors = sum(d.severity == "error" for d in ordered)
+    lines = [f"**Policy:** {errors} error(s), {len(ordered) - errors} warning(s).\n\n"]
+    for d in ordered:
+        icon = "❌" if d.severity == "error" else ("✅ waived" if d.waived else "⚠️")
+        lines.append(f"- {icon} **{_escaped(d.policy or '')}** at `{d.location}`: {_escaped(d.message)}\n")
+    return "".join(lines) + "\n"
+
+
+def _escaped(text: str) -> str:
+    """Plain text that Markdown shows as written: no emphasis, link, table cell or HTML out of a value."""
+    return re.sub(r"([\\`*_{}\[\]<>|#])", r"\\\1", text)
 
 
 def _kept(plan: Plan) -> str:

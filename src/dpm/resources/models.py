@@ -298,6 +298,17 @@ class ProjectConfig(Strict):
     )
     prune: bool = Field(default=False, description="Delete providers in scope that the files lack.")
     maxDeletes: int = Field(default=5, ge=0, description="Deletes beyond this need --allow-deletes.")
+    # Policies (dpm.policy): read here so that dpm.yaml stays one strict document; dpm.policy checks the entries.
+    policies: list[str] = Field(
+        default_factory=list, description="More policy files or directories, beside the policies/ folder."
+    )
+    extends: list[str] = Field(default_factory=list, description="Built-in policy packs: dpm:recommended.")
+    disable: list[str] = Field(default_factory=list, description="Names of policies to turn off (built-in or not).")
+    waivers: list[Any] = Field(
+        default_factory=list,
+        description="Exceptions to a policy: policy, identifier, optional path and environments, and a required "
+        "reason and expires date (a waiver without them does not apply, and its finding says why).",
+    )
 
 
 class EnvironmentConfig(Strict):
