@@ -25,6 +25,7 @@ WRAPPED = {
     "jinja2": "dpm.config.render",
     "deepdiff": "dpm.engine.fielddiff",
     "yaml": "dpm.config.yamlio",
+    "ruamel": "dpm.config.layout",
     "click": "dpm.commands",
     "uvicorn": None,  # the client never starts a server itself: dpm_server.embedded does
 }

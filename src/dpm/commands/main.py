@@ -16,6 +16,7 @@ import click
 
 import dpm_server
 from dpm import __version__
+from dpm.commands.fmt import fmt
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.registry import apply_command, drift, dump, plan
 from dpm.errors import Cancelled, DpmError
@@ -74,7 +75,7 @@ def cli() -> None:
     """
 
 
-for command in (validate, render, schema, plan, apply_command, drift, dump):
+for command in (validate, render, schema, fmt, plan, apply_command, drift, dump):
     cli.add_command(command)
 
 

@@ -1,0 +1,215 @@
+"""The canonical layout of config files (``dpm fmt``), keeping every comment: the one module that talks to ruamel.yaml.
+
+PyYAML, which reads config files everywhere else (``yamlio``), drops comments; ruamel.yaml's round trip keeps
+them, with anchors, aliases, merge keys and block scalars. The layout:
+
+- keys in the order of ``dpm.config.keyorder`` (the schemas' order, ``kind`` first); a mapping with a ``<<`` merge
+  key keeps its order, and so do free-form mappings such as ``headers``;
+- two spaces per level, sequence items indented under their key (``  - identifier: …``);
+- a string is written plain when plain YAML reads it back as the same string, else in double quotes; literal
+  (``|``) and folded (``>``) block scalars stay as they are, and long lines are never wrapped;
+- integers in decimal, booleans as ``true``/``false``; other numbers as written;
+- a flow collection (``{…}``, ``[…]``) stays flow while it fits on its line in 120 columns, and becomes block
+  style when it does not; block collections stay block;
+- documents stay where they are, with their ``---`` lines and the comments around them.
+
+Comments on their own line stay attached to the key written just above them when keys are reordered (ruamel.yaml's
+own rule), so a file already in canonical order keeps every comment exactly where it was.
+
+A file is read by YAML 1.1 rules, as dpm reads it. Formatting must never change what a file means, so the result is
+read back with ``yamlio`` and compared with the original value for value, type for type; the two must agree and
+every comment line must still be there, or the file is reported and left as it is.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.emitter import Emitter
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarint import ScalarInt
+
+from dpm.config.keyorder import Shape
+from dpm.config.yamlio import load_documents, read_text
+from dpm.values import Diagnostic, Mark, has_errors
+
+LINE_WIDTH = 120
+_INDENT = 2
+_MARKER = re.compile(r"^(---|\.\.\.)[ \t]*$")
+
+
+@dataclass
+class Formatted:
+    """One file's layout: ``text`` is the canonical text, or None when the file cannot be formatted (``problems``)."""
+
+    name: str
+    original: str | None
+    text: str | None
+    problems: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.text is not None and self.text != self.original
+
+
+class _Resolver(VersionedResolver):
+    """YAML 1.1 rules for reading and for deciding what may be written plain, as dpm's reader (PyYAML) uses them:
+    ``yes`` is a boolean and ``0123`` an octal number, so the strings "yes" and "0123" keep their quotes."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 1)
+
+
+class _Emitter(Emitter):
+    """Double quotes wherever a string needs quotes: one quoting style for the whole file."""
+
+    def choose_scalar_style(self) -> Any:
+        style = super().choose_scalar_style()
+        return '"' if style == "'" else style
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Resolver = _Resolver
+    yaml.Emitter = _Emitter
+    yaml.indent(mapping=_INDENT, sequence=2 * _INDENT, offset=_INDENT)
+    yaml.width = 1 << 16  # never wrap: a long line is the user's to break
+    return yaml
+
+
+def format_text(name: str, raw: bytes, shape_of: Any) -> Formatted:
+    """The canonical layout of the file ``name`` whose bytes are ``raw``. ``shape_of(document)`` gives the key order
+    of each document (a ``Shape``), or None to leave its keys in the order written."""
+    text, problems = read_text(name, raw)
+    if text is None:
+        return Formatted(name, None, None, problems)
+    before, problems = load_documents(name, text)
+    if has_errors(problems):
+        return Formatted(name, text, None, [p for p in problems if p.severity == "error"])
+    try:
+        result = "".join(_chunks(text, shape_of))
+    except MarkedYAMLError as exc:
+        return Formatted(name, text, None, [_syntax(name, exc)])
+    except YAMLError as exc:
+        return Formatted(name, text, None, [Diagnostic.error("yaml-syntax", f"invalid YAML: {exc}", Mark(name, 1, 1))])
+    problem = _changed_meaning(name, text, result, [d.data for d in before])
+    return Formatted(name, text, None, [problem]) if problem else Formatted(name, text, result)
+
+
+def _chunks(text: str, shape_of: Any) -> Iterator[str]:
+    """Each document formatted on its own, between its ``---``/``...`` lines, which stay as they were written: a
+    document's own comments, before and after it, are part of its text."""
+    lines = text.splitlines(keepends=True)
+    start = 0
+    for index, line in enumerate([*lines, None]):
+        if line is None or _MARKER.match(line):
+            yield _document("".join(lines[start:index]), shape_of)
+            if line is not None:
+                yield line.rstrip() + "\n"
+            start = index + 1
+
+
+def _document(text: str, shape_of: Any) -> str:
+    yaml = _yaml()
+    data = yaml.load(text) if text.strip() else None
+    if not isinstance(data, CommentedMap):
+        return text  # comments alone, an empty document, or no config document at all (validate says so)
+    _normalize(data, shape_of(data) if isinstance(data, dict) else None, 0, set())
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _normalize(node: Any, shape: Shape | None, start: int, seen: set[int]) -> None:
+    """Put ``node``'s keys in ``shape``'s order and its collections in their style; ``start`` is the column where
+    the node begins, which decides whether a flow collection still fits on its line. An anchored node is laid out
+    once, where it is first reached."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    flow = node.fa.flow_style()
+    if flow and start + len(_one_line(node)) > LINE_WIDTH:
+        node.fa.set_block_style()
+        flow = False
+    if flow:
+        return  # what is inside a flow collection is flow too, and fits
+    if isinstance(node, CommentedMap):
+        _normalize_mapping(node, shape, start, seen)
+    else:
+        for index, item in enumerate(node):
+            node[index] = _scalar(item)
+            if isinstance(item, CommentedMap | CommentedSeq):
+                _normalize(item, shape, start + _INDENT, seen)
+
+
+def _normalize_mapping(node: CommentedMap, shape: Shape | None, start: int, seen: set[int]) -> None:
+    merged = bool(getattr(node, merge_attrib, None))
+    own = list(node.non_merged_items()) if merged else list(node.items())
+    if shape is not None and not merged:
+        for key in shape.order(str(key) for key, _ in own):
+            node.move_to_end(key)
+    for key, value in own:
+        node[key] = _scalar(value)
+        child = shape.children.get(str(key)) if shape is not None else None
+        if isinstance(value, CommentedMap | CommentedSeq):
+            inline = start + len(str(key)) + 2  # a flow value begins after "key: "
+            block = start + _INDENT * (2 if isinstance(value, CommentedSeq) else 1)
+            _normalize(value, child, inline if value.fa.flow_style() else block, seen)
+
+
+def _scalar(value: Any) -> Any:
+    """Integers in decimal: ``0x10`` and ``0o10`` read as the same number either way, and octal has no form that
+    YAML 1.1 and 1.2 both read as a number."""
+    if isinstance(value, ScalarInt) and type(value) is not ScalarInt and value.anchor.value is None:
+        return int(value)
+    return value
+
+
+def _one_line(node: Any) -> str:
+    """``node`` as it would be written in flow style on one line (near enough to decide whether it fits)."""
+    if isinstance(node, dict):
+        return "{" + ", ".join(f"{key}: {_one_line(value)}" for key, value in node.items()) + "}"
+    if isinstance(node, list):
+        return "[" + ", ".join(_one_line(item) for item in node) + "]"
+    if isinstance(node, str):
+        return f'"{node}"' if not node or not node[0].isalnum() else node
+    return str(node).lower() if isinstance(node, bool) else str(node)
+
+
+def _syntax(name: str, exc: MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    where = Mark(name, mark.line + 1, mark.column + 1) if mark else Mark(name, 1, 1)
+    return Diagnostic.error("yaml-syntax", f"invalid YAML: {exc.problem or 'cannot be read'}", where)
+
+
+def _changed_meaning(name: str, original: str, result: str, before: list[Any]) -> Diagnostic | None:
+    """Why ``result`` may not replace ``original``, or None: it must read as the same values and keep every line
+    that holds only a comment."""
+    after, problems = load_documents(name, result)
+    kept = {line.strip() for line in result.splitlines()}
+    lost = [line.strip() for line in original.splitlines() if line.strip().startswith("#") and line.strip() not in kept]
+    if has_errors(problems) or not _same(before, [d.data for d in after]) or lost:
+        what = f"would lose the comment {lost[0]!r}" if lost else "would change what the file means"
+        hint = "the file was left as it is; please report this with the file"
+        return Diagnostic.error("fmt-unsafe", f"formatting {what}", Mark(name, 1, 1), hint=hint)
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of equal types all the way down (``True == 1`` in Python, but not in a config file)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b) or (isinstance(a, float) and math.isnan(a) and math.isnan(b))  # NaN is NaN here
