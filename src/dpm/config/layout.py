@@ -13,8 +13,9 @@ them, with anchors, aliases, merge keys and block scalars. The layout:
   style when it does not; block collections stay block;
 - documents stay where they are, with their ``---`` lines and the comments around them.
 
-Comments on their own line stay attached to the key written just above them when keys are reordered (ruamel.yaml's
-own rule), so a file already in canonical order keeps every comment exactly where it was.
+When keys are reordered, the comment lines written above a key move with it, and a comment at the end of a mapping
+stays at its end; a file already in canonical order keeps every comment exactly where it was. (One quirk of
+ruamel.yaml stays: the comment at the end of a ``<<: *anchor`` line is written on the line below it.)
 
 A file is read by YAML 1.1 rules, as dpm reads it. Formatting must never change what a file means, so the result is
 read back with ``yamlio`` and compared with the original value for value, type for type; the two must agree and
@@ -24,6 +25,7 @@ every comment line must still be there, or the file is reported and left as it i
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import re
 from collections.abc import Iterator
@@ -33,9 +35,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.emitter import Emitter
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarint import ScalarInt
+from ruamel.yaml.tokens import CommentToken
 
 from dpm.config.keyorder import Shape
 from dpm.config.yamlio import load_documents, read_text
@@ -155,15 +158,84 @@ def _normalize_mapping(node: CommentedMap, shape: Shape | None, start: int, seen
     merged = bool(getattr(node, merge_attrib, None))
     own = list(node.non_merged_items()) if merged else list(node.items())
     if shape is not None and not merged:
-        for key in shape.order(str(key) for key, _ in own):
-            node.move_to_end(key)
+        written = [str(key) for key, _ in own]
+        ordered = shape.order(written)
+        if ordered != written:
+            _reorder(node, written, ordered)
     for key, value in own:
         node[key] = _scalar(value)
         child = shape.children.get(str(key)) if shape is not None else None
+        if isinstance(value, CommentedMap):
+            _comment_after_anchor(node, key, value)
         if isinstance(value, CommentedMap | CommentedSeq):
             inline = start + len(str(key)) + 2  # a flow value begins after "key: "
             block = start + _INDENT * (2 if isinstance(value, CommentedSeq) else 1)
             _normalize(value, child, inline if value.fa.flow_style() else block, seen)
+
+
+def _reorder(node: CommentedMap, written: list[str], ordered: list[str]) -> None:
+    """Put ``node``'s keys in the ``ordered`` order. ruamel.yaml keeps the comment lines between two keys with the
+    key above them; they belong to the key below, so they move with that one, and what follows the last key stays
+    at the end."""
+    above = {key: _take_following(node, before) for before, key in itertools.pairwise(written)}
+    trailing = _take_following(node, written[-1])
+    for key in ordered:
+        node.move_to_end(key)
+    for before, key in itertools.pairwise(ordered):
+        _add_following(node, before, above.pop(key, ""))
+    _add_following(node, ordered[-1], trailing)
+    first = above.pop(ordered[0], "")
+    if first:  # the new first key's comment goes above the mapping's keys
+        below = node.ca.comment or [None, None]
+        node.ca.comment = [below[0], [*(below[1] or []), CommentToken(first, CommentMark(0))]]
+
+
+def _tail(node: Any, key: Any) -> tuple[list[Any], int] | None:
+    """Where ruamel.yaml keeps the comment lines that follow ``key``'s value: on the last scalar at its end."""
+    value = node[key]
+    if isinstance(value, CommentedMap | CommentedSeq) and not value.fa.flow_style() and len(value):
+        last = list(value.keys())[-1] if isinstance(value, CommentedMap) else len(value) - 1
+        return _tail(value, last)
+    if isinstance(value, CommentedMap | CommentedSeq) and not value.fa.flow_style():
+        return None
+    entry = node.ca.items.setdefault(key, [None, None, None, None])
+    return entry, 2 if isinstance(node, CommentedMap) else 0
+
+
+def _take_following(node: CommentedMap, key: str) -> str:
+    found = _tail(node, key)
+    token = found[0][found[1]] if found else None
+    if not isinstance(token, CommentToken) or "\n" not in token.value:
+        return ""
+    line, _, following = token.value.partition("\n")
+    token.value = line + "\n"
+    return following
+
+
+def _add_following(node: CommentedMap, key: str, text: str) -> None:
+    found = _tail(node, key)
+    if not text or found is None:
+        return
+    entry, index = found
+    token = entry[index]
+    if isinstance(token, CommentToken):
+        token.value += text
+    else:
+        entry[index] = CommentToken("\n" + text, CommentMark(0))
+
+
+def _comment_after_anchor(node: CommentedMap, key: Any, value: CommentedMap) -> None:
+    """``key: &anchor  # comment`` keeps its comment on the key's line. ruamel.yaml reads that comment as one above
+    the mapping's first key and would write it on a line of its own, at its old column: it is put back where ruamel
+    keeps the comment of a key without an anchor."""
+    entry = node.ca.items.get(key)
+    below = value.ca.comment
+    if not entry or len(entry) < 4 or entry[2] is not None or not entry[3] or not below or not below[1]:
+        return
+    if len(entry[3]) == 1 and entry[3][0] is below[1][0]:
+        token = entry[3][0]
+        node.ca.items[key] = [None, None, token, None]
+        value.ca.comment = [token, below[1][1:] or None]
 
 
 def _scalar(value: Any) -> Any:
