@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from dpm.config.layout import _changed_meaning
 from dpm.pipeline import compile_config
 from tests.conftest import REPO, RunDpm
 
@@ -303,3 +304,33 @@ def test_the_installed_executable_checks_and_formats(tmp_path: Path) -> None:
         "reformatted providers.d/p.yaml\n1 file(s) reformatted, 0 already formatted\n",
     )
     assert target.read_text() == "# keep me\nkind: Provider\nname: P\n"
+
+
+@pytest.mark.parametrize(
+    ("written", "formatted"),
+    [
+        ("a: &unused\n    b: 1\n", "a: &unused\n  b: 1\n"),
+        ("l:\n  - c: &x  # on the anchor's line\n      b: 1\n  - c: *x\n", None),
+        ("a: &x   # on the anchor's line\n  b: 1\nc: *x\n", None),
+        ("- a\n-   b\n", None),  # no config document: left as it is
+    ],
+)
+def test_anchors_keep_their_names_and_their_comments(
+    written: str, formatted: str | None, tmp_path: Path, dpm: RunDpm
+) -> None:
+    path = tmp_path / "anchors.yaml"
+    path.write_text(written)
+    assert dpm("fmt", str(path)).exit_code == 0
+    assert path.read_text() == (formatted or written)
+
+
+def test_a_result_that_reads_differently_or_loses_a_comment_is_refused() -> None:
+    original = "kind: Provider  # the kind\nname: x\n"
+    before = [{"kind": "Provider", "name": "x"}]
+    assert _changed_meaning("f.yaml", original, "kind: Provider  # the kind\nname: x\n", before) is None
+    lost = _changed_meaning("f.yaml", original, "kind: Provider\nname: x\n", before)
+    changed = _changed_meaning("f.yaml", original, "kind: Provider  # the kind\nname: 1\n", before)
+    assert lost is not None
+    assert lost.message == "formatting would lose the comment '# the kind'"
+    assert changed is not None
+    assert changed.message == "formatting would change what the file means"

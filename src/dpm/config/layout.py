@@ -28,6 +28,7 @@ import io
 import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.tokens import CommentToken
 
 from dpm.config.keyorder import Shape
-from dpm.config.yamlio import load_documents, read_text
+from dpm.config.yamlio import comments, load_documents, read_text
 from dpm.values import Diagnostic, Mark, has_errors
 
 LINE_WIDTH = 120
@@ -139,6 +140,8 @@ def _normalize(node: Any, shape: Shape | None, start: int, seen: set[int]) -> No
     if id(node) in seen:
         return
     seen.add(id(node))
+    if node.anchor.value is not None:  # ruamel.yaml writes a collection's anchor only when an alias uses it
+        node.yaml_set_anchor(node.anchor.value, always_dump=True)
     flow = node.fa.flow_style()
     if flow and start + len(_one_line(node)) > LINE_WIDTH:
         node.fa.set_block_style()
@@ -166,7 +169,7 @@ def _normalize_mapping(node: CommentedMap, shape: Shape | None, start: int, seen
         node[key] = _scalar(value)
         child = shape.children.get(str(key)) if shape is not None else None
         if isinstance(value, CommentedMap):
-            _comment_after_anchor(node, key, value)
+            _comment_after_anchor(node, key, value, alias=id(value) in seen)
         if isinstance(value, CommentedMap | CommentedSeq):
             inline = start + len(str(key)) + 2  # a flow value begins after "key: "
             block = start + _INDENT * (2 if isinstance(value, CommentedSeq) else 1)
@@ -224,12 +227,18 @@ def _add_following(node: CommentedMap, key: str, text: str) -> None:
         entry[index] = CommentToken("\n" + text, CommentMark(0))
 
 
-def _comment_after_anchor(node: CommentedMap, key: Any, value: CommentedMap) -> None:
+def _comment_after_anchor(node: CommentedMap, key: Any, value: CommentedMap, *, alias: bool) -> None:
     """``key: &anchor  # comment`` keeps its comment on the key's line. ruamel.yaml reads that comment as one above
     the mapping's first key and would write it on a line of its own, at its old column: it is put back where ruamel
     keeps the comment of a key without an anchor."""
     entry = node.ca.items.get(key)
     below = value.ca.comment
+    if alias:
+        # ruamel.yaml copies the anchor line's comment to every alias, and an alias's entry overwrites the comment of
+        # the one node both share when written: the alias gets the same entry as the anchor, which writes nothing.
+        if entry and len(entry) > 3 and entry[3] and below and all(token is below[0] for token in entry[3]):
+            node.ca.items[key] = [None, None, below[0], None]
+        return
     if not entry or len(entry) < 4 or entry[2] is not None or not entry[3] or not below or not below[1]:
         return
     if len(entry[3]) == 1 and entry[3][0] is below[1][0]:
@@ -264,11 +273,12 @@ def _syntax(name: str, exc: MarkedYAMLError) -> Diagnostic:
 
 
 def _changed_meaning(name: str, original: str, result: str, before: list[Any]) -> Diagnostic | None:
-    """Why ``result`` may not replace ``original``, or None: it must read as the same values and keep every line
-    that holds only a comment."""
+    """Why ``result`` may not replace ``original``, or None: it must read as the same values and keep every
+    comment."""
     after, problems = load_documents(name, result)
-    kept = {line.strip() for line in result.splitlines()}
-    lost = [line.strip() for line in original.splitlines() if line.strip().startswith("#") and line.strip() not in kept]
+    kept = Counter(comments(result))
+    kept.subtract(comments(original))
+    lost = [comment for comment, count in kept.items() if count < 0]
     if has_errors(problems) or not _same(before, [d.data for d in after]) or lost:
         what = f"would lose the comment {lost[0]!r}" if lost else "would change what the file means"
         hint = "the file was left as it is; please report this with the file"
