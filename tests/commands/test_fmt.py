@@ -334,3 +334,25 @@ def test_a_result_that_reads_differently_or_loses_a_comment_is_refused() -> None
     assert lost.message == "formatting would lose the comment '# the kind'"
     assert changed is not None
     assert changed.message == "formatting would change what the file means"
+
+
+@pytest.mark.parametrize(
+    ("written", "formatted"),
+    [
+        (b"kind: Provider\r\nname: x  # c\r\n", b"kind: Provider\nname: x  # c\n"),
+        (b"\xef\xbb\xbfkind: Provider\nname: x", b"kind: Provider\nname: x\n"),
+        (b"s: !!str 123\n", b's: "123"\n'),
+        (b"s: 'it''s'\n", b"s: it's\n"),
+        (b"s: '#not a comment'\n", b's: "#not a comment"\n'),
+        (b's: "\\u00e9t\\u00e9"\n', "s: été\n".encode()),
+        (b"s: plain text\n  on two lines\n", b"s: plain text on two lines\n"),
+        (b"n: ~\nb: off\ni: +5\nf: 1e3\n", b"n:\nb: false\ni: 5\nf: 1e3\n"),
+        (b"y: n\nx: 'y'\n", b"y: n\nx: y\n"),  # y and n are text to dpm's reader, as YAML 1.1 has it in PyYAML
+        (b"? complex\n: value\n", b"complex: value\n"),
+    ],
+)
+def test_scalars_are_written_one_way(written: bytes, formatted: bytes, tmp_path: Path, dpm: RunDpm) -> None:
+    path = tmp_path / "scalars.yaml"
+    path.write_bytes(written)
+    assert dpm("fmt", str(path)).exit_code == 0
+    assert path.read_bytes() == formatted

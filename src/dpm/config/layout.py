@@ -8,7 +8,8 @@ them, with anchors, aliases, merge keys and block scalars. The layout:
 - two spaces per level, sequence items indented under their key (``  - identifier: …``);
 - a string is written plain when plain YAML reads it back as the same string, else in double quotes; literal
   (``|``) and folded (``>``) block scalars stay as they are, and long lines are never wrapped;
-- integers in decimal, booleans as ``true``/``false``; other numbers as written;
+- integers in decimal, booleans as ``true``/``false``, null as an empty value; other numbers as written;
+- Unix line breaks, and no byte order mark;
 - a flow collection (``{…}``, ``[…]``) stays flow while it fits on its line in 120 columns, and becomes block
   style when it does not; block collections stay block;
 - documents stay where they are, with their ``---`` lines and the comments around them.
@@ -19,7 +20,7 @@ ruamel.yaml stays: the comment at the end of a ``<<: *anchor`` line is written o
 
 A file is read by YAML 1.1 rules, as dpm reads it. Formatting must never change what a file means, so the result is
 read back with ``yamlio`` and compared with the original value for value, type for type; the two must agree and
-every comment line must still be there, or the file is reported and left as it is.
+every comment must still be there, or the file is reported and left as it is.
 """
 
 from __future__ import annotations
@@ -28,25 +29,27 @@ import io
 import itertools
 import math
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar, merge_attrib
 from ruamel.yaml.emitter import Emitter
-from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError, YAMLWarning
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.tokens import CommentToken
 
 from dpm.config.keyorder import Shape
-from dpm.config.yamlio import comments, load_documents, read_text
+from dpm.config.yamlio import comments, load_documents, plain_scalar_rules, read_text
 from dpm.values import Diagnostic, Mark, has_errors
 
 LINE_WIDTH = 120
 _INDENT = 2
+_STR_TAG = "tag:yaml.org,2002:str"
 _MARKER = re.compile(r"^(---|\.\.\.)[ \t]*$")
 
 
@@ -65,12 +68,19 @@ class Formatted:
 
 
 class _Resolver(VersionedResolver):
-    """YAML 1.1 rules for reading and for deciding what may be written plain, as dpm's reader (PyYAML) uses them:
-    ``yes`` is a boolean and ``0123`` an octal number, so the strings "yes" and "0123" keep their quotes."""
+    """dpm's reader's rules (YAML 1.1 as PyYAML reads it, which is not quite ruamel.yaml's YAML 1.1: there ``n`` is
+    false) for reading and for deciding what may be written plain: ``yes`` is a boolean and ``0123`` an octal
+    number, so the strings "yes" and "0123" keep their quotes."""
+
+    _rules = plain_scalar_rules()
 
     @property
     def processing_version(self) -> Any:
         return (1, 1)
+
+    @property
+    def versioned_resolver(self) -> Any:
+        return self._rules
 
 
 class _Emitter(Emitter):
@@ -96,17 +106,20 @@ def format_text(name: str, raw: bytes, shape_of: Any) -> Formatted:
     text, problems = read_text(name, raw)
     if text is None:
         return Formatted(name, None, None, problems)
+    original = raw.decode("utf-8")  # as written, byte order mark and \r\n included: the layout writes neither
+    text = text.replace("\r\n", "\n")
     before, problems = load_documents(name, text)
     if has_errors(problems):
-        return Formatted(name, text, None, [p for p in problems if p.severity == "error"])
+        return Formatted(name, original, None, [p for p in problems if p.severity == "error"])
     try:
         result = "".join(_chunks(text, shape_of))
     except MarkedYAMLError as exc:
-        return Formatted(name, text, None, [_syntax(name, exc)])
+        return Formatted(name, original, None, [_syntax(name, exc)])
     except YAMLError as exc:
-        return Formatted(name, text, None, [Diagnostic.error("yaml-syntax", f"invalid YAML: {exc}", Mark(name, 1, 1))])
-    problem = _changed_meaning(name, text, result, [d.data for d in before])
-    return Formatted(name, text, None, [problem]) if problem else Formatted(name, text, result)
+        unreadable = Diagnostic.error("yaml-syntax", f"invalid YAML: {exc}", Mark(name, 1, 1))
+        return Formatted(name, original, None, [unreadable])
+    unsafe = _changed_meaning(name, text, result, [d.data for d in before])
+    return Formatted(name, original, None, [unsafe]) if unsafe else Formatted(name, original, result)
 
 
 def _chunks(text: str, shape_of: Any) -> Iterator[str]:
@@ -124,7 +137,9 @@ def _chunks(text: str, shape_of: Any) -> Iterator[str]:
 
 def _document(text: str, shape_of: Any) -> str:
     yaml = _yaml()
-    data = yaml.load(text) if text.strip() else None
+    with warnings.catch_warnings():  # ruamel.yaml warns of what YAML 1.1 allows (1e3 is text there, as dpm reads it)
+        warnings.simplefilter("ignore", YAMLWarning)
+        data = yaml.load(text) if text.strip() else None
     if not isinstance(data, CommentedMap):
         return text  # comments alone, an empty document, or no config document at all (validate says so)
     _normalize(data, shape_of(data) if isinstance(data, dict) else None, 0, set())
@@ -249,9 +264,12 @@ def _comment_after_anchor(node: CommentedMap, key: Any, value: CommentedMap, *, 
 
 def _scalar(value: Any) -> Any:
     """Integers in decimal: ``0x10`` and ``0o10`` read as the same number either way, and octal has no form that
-    YAML 1.1 and 1.2 both read as a number."""
+    YAML 1.1 and 1.2 both read as a number. ``!!str 123`` is the string "123", which is how it is written then
+    (ruamel.yaml would write the tag as ``!!%20str``)."""
     if isinstance(value, ScalarInt) and type(value) is not ScalarInt and value.anchor.value is None:
         return int(value)
+    if isinstance(value, TaggedScalar) and str(value.tag) == _STR_TAG and value.anchor.value is None:
+        return str(value.value)
     return value
 
 

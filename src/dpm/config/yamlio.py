@@ -314,3 +314,10 @@ def comments(text: str) -> list[str]:
         line_done = len(text) if end < 0 else end
         found.append(text[match.start() : line_done].rstrip())
     return found
+
+
+def plain_scalar_rules() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    """How dpm's reader types a plain scalar (YAML 1.1, as PyYAML reads it): for each first character, the
+    (tag, pattern) pairs to try in order. ``dpm fmt`` writes by the same rules, so ``yes`` keeps its meaning."""
+    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = _Loader.yaml_implicit_resolvers
+    return {first: list(rules) for first, rules in table.items()}
