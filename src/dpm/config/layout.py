@@ -8,7 +8,8 @@ them, with anchors, aliases, merge keys and block scalars. The layout:
 - two spaces per level, sequence items indented under their key (``  - identifier: …``);
 - a string is written plain when plain YAML reads it back as the same string, else in double quotes; literal
   (``|``) and folded (``>``) block scalars stay as they are, and long lines are never wrapped;
-- integers in decimal, booleans as ``true``/``false``, null as an empty value; other numbers as written;
+- integers in decimal, other numbers in their shortest exact form (``0.5``, ``1.5e-05``), booleans as
+  ``true``/``false``, null as ``null``;
 - Unix line breaks, and no byte order mark;
 - a flow collection (``{…}``, ``[…]``) stays flow while it fits on its line in 120 columns, and becomes block
   style when it does not; block collections stay block;
@@ -39,7 +40,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar, merge_attrib
 from ruamel.yaml.emitter import Emitter
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError, YAMLWarning
+from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.tokens import CommentToken
 
@@ -88,13 +91,36 @@ class _Emitter(Emitter):
 
     def choose_scalar_style(self) -> Any:
         style = super().choose_scalar_style()
+        if style == "" and self.flow_level and any(mark in self.event.value for mark in "?:"):
+            return '"'  # plain inside [...] and {...} by YAML 1.2's rules, not by YAML 1.1's, which dpm reads by
         return '"' if style == "'" else style
+
+
+class _Representer(RoundTripRepresenter):
+    """``null`` written out: ruamel.yaml would write nothing, which leaves ``- `` in a sequence."""
+
+    def represent_none(self, data: Any) -> Any:
+        return self.represent_scalar("tag:yaml.org,2002:null", "null")
+
+    def represent_scalar_float(self, data: Any) -> Any:
+        """A float in its shortest exact form (``0.5``, ``1.5e-05``), with the dot YAML 1.1 needs (``1.0e-300``):
+        ruamel.yaml's rewriting of the text as written can lose a very small number's last digit."""
+        if not math.isfinite(data):
+            return super().represent_scalar_float(data)
+        text = repr(float(data)).lower()
+        text = text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+        return self.represent_scalar("tag:yaml.org,2002:float", text, anchor=data.yaml_anchor(any=True))
+
+
+_Representer.add_representer(type(None), _Representer.represent_none)
+_Representer.add_representer(ScalarFloat, _Representer.represent_scalar_float)
 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.Resolver = _Resolver
     yaml.Emitter = _Emitter
+    yaml.Representer = _Representer
     yaml.indent(mapping=_INDENT, sequence=2 * _INDENT, offset=_INDENT)
     yaml.width = 1 << 16  # never wrap: a long line is the user's to break
     return yaml
@@ -136,16 +162,21 @@ def _chunks(text: str, shape_of: Any) -> Iterator[str]:
 
 
 def _document(text: str, shape_of: Any) -> str:
+    """One document laid out. The comment lines at its top (the ``$schema`` modeline, say) are kept as written and
+    left out of the round trip, which loses them above a flow mapping."""
+    lines = text.splitlines(keepends=True)
+    top = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), len(lines))
+    head, body = "".join(lines[:top]), "".join(lines[top:])
     yaml = _yaml()
     with warnings.catch_warnings():  # ruamel.yaml warns of what YAML 1.1 allows (1e3 is text there, as dpm reads it)
         warnings.simplefilter("ignore", YAMLWarning)
-        data = yaml.load(text) if text.strip() else None
-    if not isinstance(data, CommentedMap):
-        return text  # comments alone, an empty document, or no config document at all (validate says so)
-    _normalize(data, shape_of(data) if isinstance(data, dict) else None, 0, set())
+        data = yaml.load(body) if body.strip() else None
+    if not isinstance(data, CommentedMap) or data.fa.flow_style():
+        return text  # comments alone, a document written as one flow mapping, or no config document at all
+    _normalize(data, shape_of(data), 0, set())
     out = io.StringIO()
     yaml.dump(data, out)
-    return out.getvalue()
+    return head + out.getvalue()
 
 
 def _normalize(node: Any, shape: Shape | None, start: int, seen: set[int]) -> None:
@@ -248,18 +279,28 @@ def _comment_after_anchor(node: CommentedMap, key: Any, value: CommentedMap, *, 
     keeps the comment of a key without an anchor."""
     entry = node.ca.items.get(key)
     below = value.ca.comment
+    if not entry or len(entry) < 4 or not entry[3] or not below:
+        return
     if alias:
         # ruamel.yaml copies the anchor line's comment to every alias, and an alias's entry overwrites the comment of
         # the one node both share when written: the alias gets the same entry as the anchor, which writes nothing.
-        if entry and len(entry) > 3 and entry[3] and below and all(token is below[0] for token in entry[3]):
-            node.ca.items[key] = [None, None, below[0], None]
+        if below[0] is not None and all(token is below[0] for token in entry[3]):
+            node.ca.items[key] = [entry[0], entry[1], below[0], None]
         return
-    if not entry or len(entry) < 4 or entry[2] is not None or not entry[3] or not below or not below[1]:
+    if entry[2] is not None or not below[1] or entry[3][0] is not below[1][0]:
         return
-    if len(entry[3]) == 1 and entry[3][0] is below[1][0]:
-        token = entry[3][0]
-        node.ca.items[key] = [None, None, token, None]
-        value.ca.comment = [token, below[1][1:] or None]
+    token, rest = below[1][0], below[1][1:] or None
+    if _line_of(node, key) == token.start_mark.line:  # not a comment line above the mapping's first key
+        node.ca.items[key] = [entry[0], entry[1], token, rest]
+        value.ca.comment = [token, rest]
+
+
+def _line_of(node: CommentedMap, key: Any) -> int | None:
+    try:
+        line: int = node.lc.key(key)[0]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return line
 
 
 def _scalar(value: Any) -> Any:
