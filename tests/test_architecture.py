@@ -25,6 +25,7 @@ WRAPPED = {
     "jinja2": "dpm.config.render",
     "deepdiff": "dpm.engine.fielddiff",
     "yaml": "dpm.config.yamlio",
+    "ruamel": "dpm.config.layout",
     "click": "dpm.commands",
     "jsonschema": "dpm.policy.rules",
     "referencing": "dpm.policy.rules",  # jsonschema's reference resolver, whose error a broken $ref raises

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 
@@ -45,12 +46,23 @@ def test_the_workflows_cover_plan_apply_and_drift() -> None:
     assert {"validate", "plan", "apply", "drift"} <= names
 
 
-def test_the_pre_commit_hook_runs(dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
-    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+HOOKS = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+
+
+@pytest.mark.parametrize("hook", HOOKS, ids=[hook["id"] for hook in HOOKS])
+def test_each_pre_commit_hook_runs(hook: dict[str, Any], dpm: RunDpm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each hook passes on the example config, given the files pre-commit would pass it."""
     monkeypatch.chdir(REPO)
     program, *args = shlex.split(hook["entry"])
+    candidates = sorted(str(p.relative_to(REPO)) for p in REPO.glob("**/*.y*ml") if ".venv" not in p.parts)
+    files = [name for name in candidates if re.search(hook["files"], name)] if hook.get("pass_filenames", True) else []
     assert program == "dpm"
-    assert dpm(*args).exit_code == 0
+    assert hook.get("pass_filenames", True) == bool(files)
+    assert dpm(*args, *files).exit_code == 0
+
+
+def test_the_hooks_validate_and_format() -> None:
+    assert {hook["id"] for hook in HOOKS} >= {"dpm-validate", "dpm-fmt"}
 
 
 def test_the_action_installs_its_own_release_once_per_job() -> None:

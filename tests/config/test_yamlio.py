@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dpm.config.yamlio import MAX_DEPTH, dump_yaml, load_documents, read_text
+from dpm.config.yamlio import MAX_DEPTH, comments, dump_yaml, load_documents, read_text
 from dpm.values import Mark
 
 
@@ -147,3 +147,8 @@ def test_an_integer_too_long_to_read_is_reported_shortened() -> None:
     assert problem.message == f"integer '{'1' * 40}…' has more than 4,300 digits, more than dpm reads"
     assert (problem.line, problem.column, problem.suggestion) == (1, 4, "quote it if it is meant as text")
     assert document.data["b"] == 2
+
+
+def test_comments_are_found_outside_values_only() -> None:
+    text = 'a: &x   # one\n  b: "x # no"  # two # still two\nd: |\n  # no\n# three\nurl: http://x#no\n# four'
+    assert comments(text) == ["# one", "# two # still two", "# three", "# four"]

@@ -18,6 +18,7 @@ import dpm_server
 from dpm import __version__
 from dpm.commands.completion import COMPLETE_VAR, completion
 from dpm.commands.console import COLOR_MODES, decide_color
+from dpm.commands.fmt import fmt
 from dpm.commands.init import init
 from dpm.commands.offline import render, schema, validate
 from dpm.commands.policy import policy
@@ -91,7 +92,7 @@ def cli(context: click.Context, color: str) -> None:
     context.color = decide_color(color, sys.stdout, os.environ)
 
 
-for command in (init, validate, render, schema, plan, show, apply_command, drift, dump, completion, policy):
+for command in (init, validate, render, schema, fmt, plan, show, apply_command, drift, dump, completion, policy):
     cli.add_command(command)
 
 

@@ -49,6 +49,18 @@ def config_files(paths: Sequence[str]) -> list[Path]:
     return found
 
 
+def layout_files(paths: Sequence[str]) -> list[Path]:
+    """The files ``dpm fmt`` lays out: like ``config_files``, but a directory's ``dpm.yaml`` too."""
+    found: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SUFFIXES)
+        else:
+            found += config_files([text])
+    return found
+
+
 def _is_config_file(path: Path) -> bool:
     return path.is_file() and path.suffix in SUFFIXES and path.name not in PROJECT_FILES
 

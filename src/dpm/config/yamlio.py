@@ -7,6 +7,8 @@ alias bombs, runaway nesting and oversized files.
 
 from __future__ import annotations
 
+import bisect
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -289,3 +291,33 @@ def scalar(text: str) -> Any:
         return yaml.safe_load(text)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError):  # ``!!int abc``, an integer too long to read
         return text
+
+
+_COMMENT_START = re.compile(r"(?:^|(?<=[ \t]))#", re.MULTILINE)
+
+
+def comments(text: str) -> list[str]:
+    """Every comment in ``text``, from its ``#`` to the end of its line, in order: a ``#`` inside a value (a quoted
+    string, a block scalar) is no comment. Empty when ``text`` is not YAML."""
+    try:
+        spans = [(t.start_mark.index, t.end_mark.index) for t in yaml.scan(text, Loader=_Loader)]
+    except (yaml.YAMLError, ValueError):
+        return []
+    starts = [start for start, _ in spans]
+    found: list[str] = []
+    line_done = -1  # the end of the line whose comment was taken: a '#' before it is part of that comment
+    for match in _COMMENT_START.finditer(text):
+        at = bisect.bisect_right(starts, match.start()) - 1
+        if match.start() < line_done or (at >= 0 and spans[at][0] <= match.start() < spans[at][1]):
+            continue
+        end = text.find("\n", match.start())
+        line_done = len(text) if end < 0 else end
+        found.append(text[match.start() : line_done].rstrip())
+    return found
+
+
+def plain_scalar_rules() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    """How dpm's reader types a plain scalar (YAML 1.1, as PyYAML reads it): for each first character, the
+    (tag, pattern) pairs to try in order. ``dpm fmt`` writes by the same rules, so ``yes`` keeps its meaning."""
+    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = _Loader.yaml_implicit_resolvers
+    return {first: list(rules) for first, rules in table.items()}
