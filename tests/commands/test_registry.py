@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dpm.schemas import schemas
 from tests.conftest import REPO, RunDpm, example_secrets
 
 CANARY = "sk-canary-gitops-31f0"
@@ -407,3 +408,22 @@ def test_dump_format_json_lists_the_files_their_objects_and_the_secrets_to_set(r
     partial = json.loads(dpm("dump", "--out", "part/providers.d", "--select", "openai", "--format", "json").out)
     assert partial["projectFile"] == {"path": "part/dpm.yaml", "prune": False}
     assert partial["secrets"] == ["DPM_OPENAI_API_KEY"]
+
+
+def test_a_dump_starts_a_repository_an_editor_and_git_understand(repo: Path, dpm: RunDpm) -> None:
+    assert dpm("apply", "--auto-approve").exit_code == 0
+    (repo / "new").mkdir()
+    (repo / "new" / ".gitignore").write_text("mine\n")  # kept: a file that exists is never overwritten
+
+    dumped = json.loads(dpm("dump", "--out", "new/providers.d", "--format", "json").out)
+
+    started = sorted(dumped["started"])
+    assert started == sorted(f"new/schemas/{name}" for name in schemas())  # not the .gitignore, which existed
+    assert (repo / "new" / ".gitignore").read_text() == "mine\n"
+    for path in (repo / "new" / "providers.d").iterdir():
+        modeline = path.read_text().splitlines()[0]
+        assert modeline == "# yaml-language-server: $schema=../schemas/document.schema.json"
+        assert (path.parent / modeline.split("=", 1)[1]).resolve().is_file()
+    fresh = json.loads(dpm("dump", "--out", "fresh/providers.d", "--format", "json").out)
+    assert "fresh/.gitignore" in fresh["started"]
+    assert (repo / "fresh" / ".gitignore").read_text().splitlines()[-1] == ".dpm/"

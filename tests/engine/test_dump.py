@@ -84,7 +84,10 @@ def test_a_provider_becomes_one_file_that_compiles_back_with_its_secret_set(tmp_
     assert list(dumped.files) == ["acme.yaml"]
     assert dumped.secrets == ["DPM_ACME_CLIENT_SECRET"]
     text = dumped.files["acme.yaml"]
-    assert text.startswith("# Written by dpm dump from the registry http://r/api.\n")
+    assert text.startswith(
+        "# yaml-language-server: $schema=../schemas/document.schema.json\n"
+        "# Written by dpm dump from the registry http://r/api.\n"
+    )
     assert "clientSecret: ${{ secret.DPM_ACME_CLIENT_SECRET }}" in text
     for server_only in ("id-acme", "etag", "createdAt", "lastTested", "fieldFingerprints", STORED, REDACTED):
         assert server_only not in text

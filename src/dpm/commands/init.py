@@ -24,7 +24,7 @@ def init(directory: Path, registry: str | None, workflows: bool) -> int:
     wrote = 0
     for name, text in scaffold.repository(registry, workflows).items():
         path = directory / name
-        if _write_new(path, text):
+        if write_new(path, text):
             click.echo(f"wrote {path}")
             wrote += 1
         else:
@@ -35,7 +35,7 @@ def init(directory: Path, registry: str | None, workflows: bool) -> int:
     return 0
 
 
-def _write_new(path: Path, text: str) -> bool:
+def write_new(path: Path, text: str) -> bool:
     """Write ``path`` unless it exists; whether it was written. Exclusive creation: never a file someone just made."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

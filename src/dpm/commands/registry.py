@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from dpm import pipeline
+from dpm import pipeline, scaffold
 from dpm.commands.console import apply_progress, use_color
+from dpm.commands.init import write_new
 from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
 from dpm.commands.show import load_plan
 from dpm.config.load import PROJECT_FILES, find_upwards
@@ -315,24 +316,26 @@ def dump(*, registry: RegistryArgs, directory: Path, selected: tuple[str, ...], 
     for name, text in dumped.files.items():
         (directory / name).write_text(scrub(text), encoding="utf-8")
     # A new repository (no dpm.yaml that `dpm plan DIR` would read) is complete, so it prunes, unless --select chose
-    # part of the registry; an existing one is never touched.
+    # part of the registry; an existing one is never touched. A new one also gets what dpm init would give it: a
+    # .gitignore holding .dpm/ and the schemas its files' modelines name, each only where no such file exists.
     settings = None
+    started: list[str] = []
     complete = not patterns
     if find_upwards(directory.resolve(), sorted(PROJECT_FILES), levels=2) is None:
         settings = directory.parent / "dpm.yaml"
         settings.write_text(project_settings(project.settings.scope, source, complete=complete), encoding="utf-8")
+        for name, text in {scaffold.GITIGNORE: scaffold.gitignore(), **scaffold.schema_files()}.items():
+            if write_new(directory.parent / name, text):
+                started.append(str(directory.parent / name))
     written = None if settings is None else str(settings)
     report = dump_report(
-        dumped, source=source, directory=str(directory), selected=patterns, settings=written, prune=complete
+        dumped,
+        source=source,
+        directory=str(directory),
+        selected=patterns,
+        settings=written,
+        prune=complete,
+        started=started,
     )
     click.echo(DUMP_REPORTERS[output]().report(report))
-    return 0
-    click.echo(f"wrote {len(dumped.files)} file(s) to {directory}")
-    if settings is not None and complete:
-        click.echo(f"wrote {settings} with prune: true, since the dump holds everything in scope")
-    elif settings is not None:
-        click.echo(f"wrote {settings} with prune: false, since --select dumped only part of the registry")
-    if dumped.secrets:
-        click.echo("the registry never returns secrets; set these before dpm plan:")
-        click.echo("".join(f"  export {name}=…\n" for name in sorted(dumped.secrets)), nl=False)
     return 0

@@ -20,6 +20,8 @@ from dpm.resources.rules import did_you_mean
 from dpm.resources.secrets import REDACTED
 from dpm.values import Ownership
 
+MODELINE = "# yaml-language-server: $schema=../schemas/document.schema.json"
+
 
 @dataclass(frozen=True)
 class DumpedObject:
@@ -87,7 +89,8 @@ def secret_name(owner: str, field_name: str) -> str:
 def dump(live: LiveState, owner: Ownership, source: str, select: Sequence[str] = ()) -> Dumped:
     """Every provider in scope and every custom template, or only those that the ``select`` patterns match."""
     result = Dumped()
-    header = f"# Written by dpm dump from the {source}.\n"
+    # The modeline points editors at the schemas a new repository gets beside its providers.d/ (as dpm init lays out).
+    header = f"{MODELINE}\n# Written by dpm dump from the {source}.\n"
     providers, templates = selection(live, owner, select)
     for identifier in sorted(providers):
         provider = live.providers[identifier]

@@ -3,6 +3,7 @@ variables to set before planning; as text for people, or JSON for scripts (``sch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -45,10 +46,21 @@ class DumpReport(Record):
         default_factory=list,
         description="The DPM_* variables to set before dpm plan: the registry never returns secrets.",
     )
+    started: list[str] = Field(
+        default_factory=list,
+        description="What else a new repository got (its .gitignore, the schemas), each only where none existed.",
+    )
 
 
 def dump_report(
-    dumped: Dumped, *, source: str, directory: str, selected: list[str], settings: str | None, prune: bool
+    dumped: Dumped,
+    *,
+    source: str,
+    directory: str,
+    selected: list[str],
+    settings: str | None,
+    prune: bool,
+    started: Sequence[str] = (),
 ) -> DumpReport:
     files = [
         DumpedFile(
@@ -64,6 +76,7 @@ def dump_report(
         files=files,
         projectFile=ProjectFile(path=settings, prune=prune) if settings is not None else None,
         secrets=sorted(dumped.secrets),
+        started=list(started),
     )
 
 
@@ -79,6 +92,8 @@ class TextDumpReporter:
             lines.append(f"wrote {project.path} with prune: true, since the dump holds everything in scope")
         elif project is not None:
             lines.append(f"wrote {project.path} with prune: false, since --select dumped only part of the registry")
+        if report.started:
+            lines.append(f"wrote {len(report.started)} more file(s) a new repository needs (.gitignore, schemas/)")
         if report.secrets:
             lines.append("the registry never returns secrets; set these before dpm plan:")
             lines += [f"  export {name}=…" for name in report.secrets]
