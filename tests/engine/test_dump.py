@@ -168,3 +168,34 @@ def test_the_dpm_yaml_of_a_selective_dump_never_prunes() -> None:
     partial = project_settings(["*"], "registry", complete=False)
     assert "prune: false" in partial
     assert "prune: true" not in partial
+
+
+def _built(template: dict[str, Any], identifier: str, customizations: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """A live provider and its models exactly as the registry's template apply leaves them."""
+    from dpm.resources.templates import apply_template  # noqa: PLC0415
+
+    built = apply_template(template, identifier, identifier.title(), customizations)
+    models = [{**m, "id": f"id-{m['identifier']}", "providerIdentifier": identifier} for m in built.pop("models")]
+    return {**built, "id": f"id-{identifier}", "etag": '"e"'}, models
+
+
+def test_a_provider_built_from_a_template_is_written_back_as_from_template_with_what_differs() -> None:
+    from dpm.resources.templates import find_system_template  # noqa: PLC0415
+
+    system = find_system_template("mistral-template")
+    assert system is not None
+    mistral, mistral_models = _built(system, "mistral", {"apiKey": REDACTED, "status": "testing"})
+    gateway, _ = _built(TEMPLATE, "team", {"apiKey": REDACTED, "team": "search"})
+    edited, edited_models = _built(system, "edited", {"apiKey": REDACTED})
+    edited_models[0]["contextLength"] = 1  # no template builds this one any more
+    live = live_from_export(export([mistral, gateway, edited], mistral_models + edited_models, [TEMPLATE]))
+
+    dumped = dump(live, Ownership(), "registry http://r/api")
+
+    assert "fromTemplate: mistral-template\ncustomizations:\n  status: testing\n" in dumped.files["mistral.yaml"]
+    assert "apiKey: ${{ secret.DPM_MISTRAL_API_KEY }}" in dumped.files["mistral.yaml"]
+    assert "models:" not in dumped.files["mistral.yaml"]
+    assert "fromTemplate: Team Gateway\n" in dumped.files["team.yaml"]
+    assert "team: search" in dumped.files["team.yaml"]
+    assert "fromTemplate" not in dumped.files["edited.yaml"]
+    assert "contextLength: 1\n" in dumped.files["edited.yaml"]

@@ -1,7 +1,9 @@
 """Dump: the live registry as config files, so an existing registry can be brought under git.
 
 One file per provider (with its models) and one per custom template, deterministic and sorted. A secret, which
-the registry never returns, becomes a reference ``${{ secret.DPM_<PROVIDER>_<FIELD> }}`` that the user sets.
+the registry never returns, becomes a reference ``${{ secret.DPM_<PROVIDER>_<FIELD> }}`` that the user sets. A
+provider that is exactly what applying a template builds (a system template, or a custom one in the registry) is
+written as a person would write it: ``fromTemplate`` and the ``customizations`` that differ from the template.
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ from typing import Any, Literal
 
 from dpm.config.yamlio import dump_yaml
 from dpm.engine.live import LiveState
-from dpm.engine.normalize import AUTH_FIELDS, MODEL_FIELDS, PROVIDER_FIELDS, TEMPLATE_FIELDS
+from dpm.engine.normalize import (
+    AUTH_FIELDS,
+    MODEL_FIELDS,
+    PROVIDER_FIELDS,
+    TEMPLATE_FIELDS,
+    model_view,
+    provider_view,
+)
 from dpm.errors import UsageError
 from dpm.resources.rules import did_you_mean
 from dpm.resources.secrets import REDACTED
+from dpm.resources.templates import TOP_LEVEL_CUSTOMIZATIONS, apply_template, system_templates
 from dpm.values import Ownership
 
 MODELINE = "# yaml-language-server: $schema=../schemas/document.schema.json"
@@ -94,9 +104,11 @@ def dump(live: LiveState, owner: Ownership, source: str, select: Sequence[str] =
     providers, templates = selection(live, owner, select)
     for identifier in sorted(providers):
         provider = live.providers[identifier]
-        document = {"kind": "Provider", **_provider(provider, result)}
         models = live.models.get(identifier, {})
-        document["models"] = [_pick(models[m], ("identifier", *MODEL_FIELDS)) for m in sorted(models)]
+        document = _templated(provider, list(models.values()), live, result)
+        if document is None:
+            document = {"kind": "Provider", **_provider(provider, result)}
+            document["models"] = [_pick(models[m], ("identifier", *MODEL_FIELDS)) for m in sorted(models)]
         result.files[f"{identifier}.yaml"] = header + dump_yaml(document)
         result.objects[f"{identifier}.yaml"] = [DumpedObject("provider", identifier, len(models))]
     for name in sorted(templates):
@@ -114,6 +126,46 @@ def _provider(provider: Mapping[str, Any], result: Dumped) -> dict[str, Any]:
     document = _pick(provider, ("identifier", *PROVIDER_FIELDS))
     document["authConfig"] = _auth(provider.get("authConfig") or {}, str(provider["identifier"]), result)
     return document
+
+
+def _templated(
+    provider: Mapping[str, Any], models: list[Mapping[str, Any]], live: LiveState, result: Dumped
+) -> dict[str, Any] | None:
+    """``provider`` as ``fromTemplate`` + ``customizations``, when applying a template with them builds exactly it
+    (its models included); None when no template does."""
+    candidates = [(t["id"], t) for t in system_templates()] + sorted(live.templates.items())
+    wanted = provider_view(provider)
+    wanted_models = _models_view(models)
+    for ref, template in candidates:
+        customizations = _customizations(provider, template)
+        built = apply_template(template, str(provider["identifier"]), str(provider.get("name")), customizations)
+        if provider_view(built) == wanted and _models_view(built["models"]) == wanted_models:
+            owner = str(provider["identifier"])
+            for name, value in customizations.items():
+                if value == REDACTED:
+                    customizations[name] = f"${{{{ secret.{secret_name(owner, name)} }}}}"
+                    result.secrets.append(secret_name(owner, name))
+            document = {"kind": "Provider", "identifier": owner, "name": provider.get("name"), "fromTemplate": ref}
+            return document | ({"customizations": customizations} if customizations else {})
+    return None
+
+
+def _customizations(provider: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``provider`` sets differently from ``template``: top-level fields and authConfig.fields."""
+    config = template.get("providerConfig") or {}
+    found = {k: provider[k] for k in TOP_LEVEL_CUSTOMIZATIONS if provider.get(k) not in (None, config.get(k))}
+    if found.get("status") == "active" and "status" not in config:
+        del found["status"]  # template apply makes a provider active unless told otherwise
+    defaults = (config.get("authConfig") or {}).get("fields") or {}
+    fields = (provider.get("authConfig") or {}).get("fields") or {}
+    found |= {k: v for k, v in fields.items() if v == REDACTED or defaults.get(k) != v}
+    return _without_none(found)  # type: ignore[no-any-return]
+
+
+def _models_view(models: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(
+        (model_view(m) | {"identifier": m.get("identifier")} for m in models), key=lambda m: str(m["identifier"])
+    )
 
 
 def _auth(auth: Mapping[str, Any], owner: str, result: Dumped) -> dict[str, Any]:
