@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dpm.engine.drift import LABELS, DriftReport, Finding
 from dpm.engine.plan import LEVELS, Change, FieldChange, Plan
-from dpm.reports.style import inline, nothing_to_do, targeted_note
+from dpm.reports.style import block, inline, nested, nothing_to_do, targeted_note
 
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters; keep room for a footer
 _ICONS = {"create": "🟢", "update": "🟡", "delete": "🔴", "changed": "🟡", "deleted": "🔴", "unmanaged": "🟣"}
@@ -117,10 +117,18 @@ def _field_line(action: str, field: FieldChange, secret: str | None) -> str:
     if secret in ("changed", "added", "removed") and action == "update":
         return f"! {field.path}: (sensitive value {secret})"
     if action == "create" or field.before is None:
-        return f"+ {field.path}: {inline(field.after)}"
+        return _diff("+", field.path, field.after)
     if action == "delete" or field.after is None:
-        return f"- {field.path}: {inline(field.before)}"
-    return f"- {field.path}: {inline(field.before)}\n+ {field.path}: {inline(field.after)}"
+        return _diff("-", field.path, field.before)
+    return _diff("-", field.path, field.before) + "\n" + _diff("+", field.path, field.after)
+
+
+def _diff(symbol: str, path: str, value: object) -> str:
+    """A field as diff lines: one for a plain value; for a nested one (a template's models), a YAML-like block
+    with the symbol on every line, so the comment's diff colouring covers all of it."""
+    if not nested(value):
+        return f"{symbol} {path}: {inline(value)}"
+    return "\n".join([f"{symbol} {path}:", *(f"{symbol} {line}" for line in block(value, 2))])
 
 
 class MarkdownDriftReporter:
