@@ -86,7 +86,7 @@ def _compare(desired: DesiredState, identifier: str, available: set[str]) -> lis
         # A templated provider's models come from its template: its document stands for them.
         where = desired.model_origins.get((identifier, model), origin)
         message = f"model '{model}' of provider '{identifier}' is no longer listed by the provider"
-        hint = "it was renamed or retired upstream: rename it, or remove it (and what routes to it)"
+        hint = "it was renamed or retired upstream: rename it in the config, or remove it"
         found.append(Diagnostic.error(RETIRED, message, where, hint=hint))
     for model in sorted(available - set(configured)):
         message = f"provider '{identifier}' offers model '{model}', which the config lacks"

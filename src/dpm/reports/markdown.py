@@ -185,6 +185,6 @@ class MarkdownCheckReporter:
         sections = []
         for d in ordered:
             line = f"- {_SEVERITY_ICONS[d.severity]} `{d.location}`: {_escaped(d.message)}"
-            line += f" ({_escaped(d.suggestion)})" if d.suggestion else ""
+            line += f" — {_escaped(d.suggestion)}" if d.suggestion else ""
             sections.append((d.location, line + "\n"))
         return _truncated(head, sections, "Run `dpm check --format json` for the full report.")
