@@ -118,3 +118,16 @@ def test_the_compiled_state_keeps_each_models_position_in_its_file(tmp_path: Pat
     assert config.valid, config.diagnostics
     (found,) = findings(config.state, [Probe("acme", passed("alpha"))])
     assert (found.file, found.line, found.column) == (str(tmp_path / "acme.yaml"), 19, 17)
+
+
+def test_a_templated_providers_retired_model_points_at_its_document(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        "# ours\nkind: Provider\nidentifier: my-openai\nname: Mine\nfromTemplate: openai-template\n"
+        "customizations:\n  apiKey: sk-literal\n"
+    )
+    config = compile_config([str(tmp_path)], environ={})
+    assert config.valid, config.diagnostics
+    models = [str(m["identifier"]) for m in config.state.providers["my-openai"]["models"]]
+    found = findings(config.state, [Probe("my-openai", passed(*models[1:]))])
+    assert [(d.severity, d.file, d.line) for d in found] == [("error", str(tmp_path / "p.yaml"), 2)]
+    assert f"model '{models[0]}'" in found[0].message
