@@ -3,7 +3,10 @@ fake provider on loopback, which lists its models, retires one, or rejects the k
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,23 +58,29 @@ def fake() -> Iterator[FakeProvider]:
         yield running
 
 
-@pytest.fixture
-def applied(tmp_path: Path, fake: FakeProvider) -> Iterator[tuple[Path, dict[str, str]]]:
+@contextlib.contextmanager
+def registry_with(tmp_path: Path, fake: FakeProvider, rate_limit: str) -> Iterator[tuple[Path, dict[str, str]]]:
     """A repository with two providers at the fake provider, applied to a registry that may call it."""
     repo = tmp_path / "repo"
     (repo / "providers.d").mkdir(parents=True)
     for identifier in ("fake-one", "fake-two"):
         (repo / "providers.d" / f"{identifier}.yaml").write_text(PROVIDER.format(identifier=identifier, url=fake.url))
-    server = Server(tmp_path / "registry", outbound_allow="127.0.0.1")
+    server = Server(tmp_path / "registry", rate_limit=rate_limit, outbound_allow="127.0.0.1")
     server.start()
     try:
         env = clean_environment(DPM_REGISTRY_URL=server.url, DPM_FAKE_KEY=KEY, **ADMIN)
-        done = run_dpm("apply", "--auto-approve", cwd=repo, env=env)
+        done = run_dpm("apply", "--auto-approve", "--max-wait", "60", cwd=repo, env=env)
         assert done.exit_code == 0, done.out + done.err
         fake.seen.clear()
         yield repo, env
     finally:
         server.stop()
+
+
+@pytest.fixture
+def applied(tmp_path: Path, fake: FakeProvider) -> Iterator[tuple[Path, dict[str, str]]]:
+    with registry_with(tmp_path, fake, "100000/900") as ready:
+        yield ready
 
 
 def test_check_passes_with_a_notice_then_finds_a_retired_model_at_its_line(
@@ -131,3 +140,20 @@ def test_a_failing_provider_is_an_error_with_its_message_and_select_tests_only_t
     assert unapplied.exit_code == 2, unapplied.out + unapplied.err
     assert "provider 'fake-new' is not in the registry yet" in unapplied.out
     assert "hint: apply the config first (dpm apply)" in unapplied.out
+
+
+def test_a_rate_limited_check_costs_one_export_and_one_test_per_provider_and_waits_for_the_window(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    # Two requests per 3 s, from a fresh window: the check's export and two tests need the next one.
+    with registry_with(tmp_path, fake, "2/3") as (repo, env):
+        time.sleep(3.2)  # the apply's last window closes
+        checked = run_dpm("check", "-v", "--max-wait", "60", cwd=repo, env=env)
+    assert checked.exit_code == 0, checked.out + checked.err
+    assert "the registry's rate limit is exhausted; waiting" in checked.err
+    answered = [p for _, p in re.findall(r"(GET|POST) (\S+) -> 200", checked.err) if not p.endswith("/login")]
+    assert answered[0] == "/admin/providers/export"
+    assert len(answered) == 3
+    assert all(re.fullmatch(r"/admin/providers/[^/]+/test", p) for p in answered[1:])
+    assert len(fake.seen) == 2
+    assert "(3 request(s))" in checked.out
