@@ -9,6 +9,7 @@ say yes, to follow progress) comes in as a ``Conversation``.
     apply_config     make_plan, then carry it out ─▶ refresh ─▶ export ─▶ verify against the desired state
     apply_saved      a reviewed Plan: still fresh? ─▶ carry it out ─▶ verify against the plan's own objects
     detect_drift     desired state + live state ─▶ DriftReport
+    check_upstream   desired state + live state (one export) ─▶ one connectivity test per provider ─▶ findings
     dump_registry    live state ─▶ config files
 """
 
@@ -25,7 +26,7 @@ from dpm.config.load import load
 from dpm.config.project import Project, load_project
 from dpm.config.render import Renderer
 from dpm.config.validate import check_documents
-from dpm.engine import apply, payload, targets
+from dpm.engine import apply, payload, targets, upstream
 from dpm.engine.diff import diff, kept
 from dpm.engine.drift import DriftReport, detect
 from dpm.engine.dump import Dumped, dump
@@ -371,3 +372,45 @@ def dump_registry(project: Project, session: Session, select: Sequence[str] = ()
     """The live registry as config files: one per provider in scope, one per custom template; only those that the
     ``select`` patterns match, when there are any."""
     return dump(read_live(session.client), Ownership(tuple(project.settings.scope)), session.target, select)
+
+
+# ── desired + what the providers serve → findings ────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class UpstreamCheck:
+    """What ``dpm check`` found: the providers it tested, the findings, and the requests it cost."""
+
+    target: str
+    providers: list[str]
+    findings: list[Diagnostic]
+    requests: int
+
+    @property
+    def summary(self) -> str:
+        return f"dpm check of {len(self.providers)} provider(s) in the {self.target} ({self.requests} request(s))"
+
+
+def check_upstream(config: CompiledConfig, session: Session, select: Sequence[str] = ()) -> UpstreamCheck:
+    """Test each configured provider (those ``select`` matches, when given) through the registry, once, and compare
+    the models it lists with the configured ones: one export plus one request per provider in the registry."""
+    chosen, unmatched = upstream.select(config.state, select)
+    if unmatched:
+        known = ", ".join(sorted(config.state.providers)) or "none"
+        raise UsageError(
+            f"--select {', '.join(unmatched)} matches no provider in the config", f"the config's providers: {known}"
+        )
+    live = read_live(session.client)
+    probes = []
+    for identifier in chosen:
+        provider = live.providers.get(identifier)
+        if provider is None:
+            probes.append(upstream.Probe(identifier, absent=True))
+            continue
+        try:
+            probes.append(upstream.Probe(identifier, result=session.client.test_provider(str(provider["id"]))))
+        except RegistryError as exc:
+            # One provider the registry cannot test is a finding; the others are still worth checking.
+            probes.append(upstream.Probe(identifier, error=exc.message))
+    tested = sum(1 for p in probes if not p.absent)
+    return UpstreamCheck(session.target, chosen, upstream.findings(config.state, probes), 1 + tested)

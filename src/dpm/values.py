@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Path = tuple[str | int, ...]
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "notice"]  # a notice informs; it never fails a run
 
 
 @dataclass(frozen=True, order=True)
@@ -70,6 +70,10 @@ class Diagnostic:
         cls, code: str, message: str, mark: Mark | None, path: Path = (), hint: str | None = None
     ) -> Diagnostic:
         return cls.at("warning", code, message, mark, path, hint)
+
+    @classmethod
+    def notice(cls, code: str, message: str, mark: Mark | None, path: Path = (), hint: str | None = None) -> Diagnostic:
+        return cls.at("notice", code, message, mark, path, hint)
 
     @property
     def location(self) -> str:

@@ -1,7 +1,7 @@
 """The command line: thin commands over the pipeline, and ``main``, the one boundary that maps errors to exit codes.
 
 Exit codes: 0 success, 1 error (including usage errors, so that 2 can keep meaning "changes present"),
-2 changes or drift present, 3 a saved plan is stale, 130 interrupted.
+2 changes, drift or failed checks present, 3 a saved plan is stale, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import click
 
 import dpm_server
 from dpm import __version__
+from dpm.commands.check import check
 from dpm.commands.completion import COMPLETE_VAR, completion
 from dpm.commands.console import COLOR_MODES, decide_color
 from dpm.commands.fmt import fmt
@@ -92,7 +93,7 @@ def cli(context: click.Context, color: str) -> None:
     context.color = decide_color(color, sys.stdout, os.environ)
 
 
-for command in (init, validate, render, schema, fmt, plan, show, apply_command, drift, dump, completion, policy):
+for command in (init, validate, render, schema, fmt, plan, show, apply_command, drift, check, dump, completion, policy):
     cli.add_command(command)
 
 

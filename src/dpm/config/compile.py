@@ -29,6 +29,9 @@ class DesiredState:
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     built_from: dict[str, str] = field(default_factory=dict)
     origins: dict[str, Mark] = field(default_factory=dict)
+    # Where each model is written, by (provider, model), for the models a provider document lists itself; a
+    # templated provider's models come from its template, so its origin stands for them.
+    model_origins: dict[tuple[str, str], Mark] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
         """The state as plain, deterministic data with every secret masked: safe to print."""
@@ -101,6 +104,11 @@ class _Compiler:
         if identifier in self.state.providers:
             self.duplicate(document, ("identifier",), f"provider '{identifier}'", self.state.origins[identifier])
             return
+        written = document.data.get("models") if isinstance(document.data, dict) else None
+        for index, model in enumerate(written if isinstance(written, list) else []):
+            if isinstance(model, dict) and isinstance(model.get("identifier"), str):
+                where = document.mark(("models", index, "identifier"))
+                self.state.model_origins.setdefault((identifier, model["identifier"]), where)
         provider["models"] = sorted(provider.get("models", []), key=lambda m: str(m["identifier"]))
         self.state.providers[identifier] = provider
         self.state.origins[identifier] = document.mark(())

@@ -22,12 +22,21 @@ class DiagnosticsReport(BaseModel):
     summary: str
     errors: int
     warnings: int
+    notices: int = Field(default=0, description="Findings that inform only, such as a model a provider offers.")
     diagnostics: list[Diagnostic]
 
 
 def _counts(diagnostics: Sequence[Diagnostic]) -> tuple[int, int]:
     errors = sum(1 for d in diagnostics if d.severity == "error")
-    return errors, len(diagnostics) - errors
+    return errors, sum(1 for d in diagnostics if d.severity == "warning")
+
+
+def _tally(diagnostics: Sequence[Diagnostic], summary: str) -> str:
+    """The last line: the verdict and the counts; notices are counted only where there are some."""
+    errors, warnings = _counts(diagnostics)
+    notices = sum(1 for d in diagnostics if d.severity == "notice")
+    extra = f", {notices} notice(s)" if notices else ""
+    return f"{summary}: {'invalid' if errors else 'valid'}, {errors} error(s), {warnings} warning(s){extra}"
 
 
 class TextReporter:
@@ -40,9 +49,7 @@ class TextReporter:
             lines.append(f"{d.location}: {d.severity}: {where}{d.message}")
             if d.suggestion:
                 lines.append(f"    hint: {d.suggestion}")
-        errors, warnings = _counts(diagnostics)
-        verdict = "invalid" if errors else "valid"
-        lines.append(f"{summary}: {verdict}, {errors} error(s), {warnings} warning(s)")
+        lines.append(_tally(diagnostics, summary))
         return "\n".join(lines)
 
 
@@ -57,6 +64,7 @@ class JsonReporter:
             summary=summary,
             errors=errors,
             warnings=warnings,
+            notices=sum(1 for d in diagnostics if d.severity == "notice"),
             diagnostics=list(diagnostics),
         )
         return json.dumps(document.model_dump(mode="json"), indent=2)
@@ -73,7 +81,7 @@ class GithubReporter:
 
     def report(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
         lines = []
-        shown = {"error": 0, "warning": 0}
+        shown = {"error": 0, "warning": 0, "notice": 0}
         for d in diagnostics:
             text = f"{d.path}: {d.message}" if d.path else d.message
             if d.suggestion:
@@ -88,12 +96,16 @@ class GithubReporter:
             lines.append(f"::{d.severity} {','.join(properties)}::{_escape_data(text)}")
         errors, warnings = _counts(diagnostics)
         left = (errors - shown["error"], warnings - shown["warning"])
-        if any(left):
+        notices = sum(1 for d in diagnostics if d.severity == "notice") - shown["notice"]
+        if any(left) or notices:
+            counted = f"{left[0]} error(s), {left[1]} warning(s) and {notices} notice(s)"
+            if not notices:
+                counted = f"{left[0]} error(s) and {left[1]} warning(s)"
             lines.append(
-                f"::notice title=dpm::{left[0]} error(s) and {left[1]} warning(s) are listed in the log without "
+                f"::notice title=dpm::{counted} are listed in the log without "
                 f"annotations: GitHub shows at most {self.ANNOTATIONS} of each"
             )
-        lines.append(f"{summary}: {'invalid' if errors else 'valid'}, {errors} error(s), {warnings} warning(s)")
+        lines.append(_tally(diagnostics, summary))
         return "\n".join(lines)
 
 

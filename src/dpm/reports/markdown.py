@@ -13,6 +13,7 @@ from pathlib import Path
 from dpm.engine.drift import LABELS, DriftReport, Finding
 from dpm.engine.plan import LEVELS, Change, FieldChange, Plan
 from dpm.reports.style import block, inline, nested, nothing_to_do, targeted_note
+from dpm.values import Diagnostic
 
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters; keep room for a footer
 _ICONS = {"create": "🟢", "update": "🟡", "delete": "🔴", "changed": "🟡", "deleted": "🔴", "unmanaged": "🟣"}
@@ -164,3 +165,26 @@ def _finding_lines(finding: Finding) -> list[str]:
         else f"- {f.path}: {inline(f.before)}  (git)\n+ {f.path}: {inline(f.after)}  (registry)"
         for f in finding.fields
     ]
+
+
+_SEVERITY_ICONS = {"error": "❌", "warning": "⚠️", "notice": "ℹ️"}  # noqa: RUF001 - the information sign is meant
+
+
+class MarkdownCheckReporter:
+    """``dpm check`` as an issue for a scheduled job: the counts, then one line per finding, errors first."""
+
+    def report(self, diagnostics: Sequence[Diagnostic], summary: str) -> str:
+        head = f"### {_escaped(summary)}\n\n"
+        if not diagnostics:
+            return head + "Every configured model is served by its provider.\n"
+        counts = {s: sum(d.severity == s for d in diagnostics) for s in _SEVERITY_ICONS}
+        head += "| finding | count |\n|---|---:|\n"
+        head += "".join(f"| {_SEVERITY_ICONS[s]} {s}s | {n} |\n" for s, n in counts.items() if n)
+        head += "\n"
+        ordered = sorted(diagnostics, key=lambda d: list(_SEVERITY_ICONS).index(d.severity))
+        sections = []
+        for d in ordered:
+            line = f"- {_SEVERITY_ICONS[d.severity]} `{d.location}`: {_escaped(d.message)}"
+            line += f" — {_escaped(d.suggestion)}" if d.suggestion else ""
+            sections.append((d.location, line + "\n"))
+        return _truncated(head, sections, "Run `dpm check --format json` for the full report.")

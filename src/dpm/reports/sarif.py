@@ -12,6 +12,7 @@ from dpm import __version__
 from dpm.values import Diagnostic
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVELS = {"error": "error", "warning": "warning", "notice": "note"}  # SARIF calls a notice a note
 
 
 def _rule_id(diagnostic: Diagnostic) -> str:
@@ -26,7 +27,7 @@ def _result(diagnostic: Diagnostic, rules: dict[str, int]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": rule,
         "ruleIndex": rules[rule],
-        "level": diagnostic.severity,
+        "level": _LEVELS[diagnostic.severity],
         "message": {"text": text},
     }
     if diagnostic.file is not None:

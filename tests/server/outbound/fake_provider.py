@@ -9,7 +9,8 @@
 ``mode`` makes it misbehave: ``slow`` (waits ``delay`` seconds before answering), ``drip`` (sends its body a
 byte every ``drip_pause`` seconds, 0.05 unless set, forever), ``not-json``, ``wrong-shape``, ``status`` (answers
 ``status``), ``redirect`` (to the metadata address), ``huge`` (a body twice the size cap, with a Content-Length),
-``huge-chunked`` (the same, without one), ``gzip``. Every non-2xx and every wrong body carries ``CANARY``, which
+``huge-chunked`` (the same, without one), ``gzip``. ``models`` is the model list it serves (``MODELS`` unless set),
+so that a test can retire a model upstream. Every non-2xx and every wrong body carries ``CANARY``, which
 must never come back to a client. The server stops itself when the fixture ends; waiting handlers are released on
 ``reset`` and ``stop``.
 """
@@ -47,6 +48,7 @@ class FakeProvider:
         self.delay = 0.0
         self.drip_pause = 0.05
         self.status = 500
+        self.models = list(MODELS)
         self.seen: list[Seen] = []
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -68,6 +70,7 @@ class FakeProvider:
         self._release.set()
         self._release = threading.Event()
         self.api_key, self.mode, self.delay, self.drip_pause, self.status = API_KEY, "ok", 0.0, 0.05, 500
+        self.models = list(MODELS)
         self.seen.clear()
 
     def wait(self, seconds: float) -> bool:
@@ -151,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _ok_body(self) -> dict[str, Any] | None:
         body = self.fake.seen[-1].body
         if self.path == "/v1/models" and self.command == "GET":
-            return {"object": "list", "data": [{"id": name, "object": "model"} for name in MODELS]}
+            return {"object": "list", "data": [{"id": name, "object": "model"} for name in self.fake.models]}
         if self.path == "/v1/chat/completions" and body and body.get("max_tokens") == 1:
             choice = {"index": 0, "message": {"role": "assistant", "content": "OK"}, "finish_reason": "length"}
             return {"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"], "choices": [choice]}
