@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from dpm import pipeline
-from dpm.commands.options import ConfigArgs, RegistryArgs, config_options, registry_options
-from dpm.errors import UsageError
+from dpm.commands.options import ConfigArgs, RegistryArgs, config_options, registry_options, select_patterns
 from dpm.reports.diagnostics import REPORTERS
 from dpm.reports.markdown import MarkdownCheckReporter
 
@@ -49,9 +48,7 @@ def check(*, config: ConfigArgs, registry: RegistryArgs, selected: tuple[str, ..
 
     Exit 0 when there is no error finding (notices included), 2 when there is one, 1 when dpm itself fails.
     """
-    patterns = [p.strip() for text in selected for p in text.split(",") if p.strip()]
-    if selected and not patterns:
-        raise UsageError("--select needs an identifier or a pattern", "for example: --select openai,team-*")
+    patterns = select_patterns(selected)
     compiled = config.compile_valid()
     if compiled is None:
         return 1

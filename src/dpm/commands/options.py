@@ -16,7 +16,7 @@ import click
 
 from dpm.commands.console import configure_logging, countdown
 from dpm.config.project import Project, load_project
-from dpm.errors import DpmError
+from dpm.errors import DpmError, UsageError
 from dpm.pipeline import CompiledConfig, compile_config
 from dpm.registry.client import DEFAULT_MAX_WAIT
 from dpm.registry.targets import Session, choose_target, connect
@@ -158,3 +158,11 @@ registry_options = _collect(
         click.option("-v", "--verbose", is_flag=True, help="Log every request (never its secrets)."),
     ],
 )
+
+
+def select_patterns(selected: tuple[str, ...]) -> list[str]:
+    """The globs of ``--select`` (repeatable, each comma-separated); one that is only commas or blanks is refused."""
+    patterns = [p.strip() for text in selected for p in text.split(",") if p.strip()]
+    if selected and not patterns:
+        raise UsageError("--select needs an identifier or a pattern", "for example: --select openai,team-*")
+    return patterns

@@ -11,7 +11,15 @@ import click
 from dpm import pipeline, scaffold
 from dpm.commands.console import apply_progress, use_color
 from dpm.commands.init import write_new
-from dpm.commands.options import DEFAULT_PATH, ConfigArgs, RegistryArgs, config_options, project_at, registry_options
+from dpm.commands.options import (
+    DEFAULT_PATH,
+    ConfigArgs,
+    RegistryArgs,
+    config_options,
+    project_at,
+    registry_options,
+    select_patterns,
+)
 from dpm.commands.show import load_plan
 from dpm.config.load import PROJECT_FILES, find_upwards
 from dpm.engine import targets
@@ -303,9 +311,7 @@ def dump(*, registry: RegistryArgs, directory: Path, selected: tuple[str, ...], 
     --select adopts one or a few existing objects instead of the whole registry; a pattern that matches nothing is
     an error that lists what the registry holds.
     """
-    patterns = [p.strip() for text in selected for p in text.split(",") if p.strip()]
-    if selected and not patterns:
-        raise UsageError("--select needs an identifier or a pattern", "for example: --select openai,team-*")
+    patterns = select_patterns(selected)
     if directory.is_dir() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty; dpm dump writes into a new or empty directory")
     project = project_at((str(directory.parent),))
