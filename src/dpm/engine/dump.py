@@ -102,10 +102,12 @@ def dump(live: LiveState, owner: Ownership, source: str, select: Sequence[str] =
     # The modeline points editors at the schemas a new repository gets beside its providers.d/ (as dpm init lays out).
     header = f"{MODELINE}\n# Written by dpm dump from the {source}.\n"
     providers, templates = selection(live, owner, select)
+    # Templates a provider may have been built from: the system ones, then the registry's own, in a fixed order.
+    candidates = [(t["id"], t) for t in system_templates()] + sorted(live.templates.items())
     for identifier in sorted(providers):
         provider = live.providers[identifier]
         models = live.models.get(identifier, {})
-        document = _templated(provider, list(models.values()), live, result)
+        document = _templated(provider, list(models.values()), candidates, result)
         if document is None:
             document = {"kind": "Provider", **_provider(provider, result)}
             document["models"] = [_pick(models[m], ("identifier", *MODEL_FIELDS)) for m in sorted(models)]
@@ -129,11 +131,13 @@ def _provider(provider: Mapping[str, Any], result: Dumped) -> dict[str, Any]:
 
 
 def _templated(
-    provider: Mapping[str, Any], models: list[Mapping[str, Any]], live: LiveState, result: Dumped
+    provider: Mapping[str, Any],
+    models: list[Mapping[str, Any]],
+    candidates: Sequence[tuple[str, Mapping[str, Any]]],
+    result: Dumped,
 ) -> dict[str, Any] | None:
-    """``provider`` as ``fromTemplate`` + ``customizations``, when applying a template with them builds exactly it
-    (its models included); None when no template does."""
-    candidates = [(t["id"], t) for t in system_templates()] + sorted(live.templates.items())
+    """``provider`` as ``fromTemplate`` + ``customizations``, when applying one of the ``candidates`` (reference,
+    template) with them builds exactly it (its models included); None when none does."""
     wanted = provider_view(provider)
     wanted_models = _models_view(models)
     for ref, template in candidates:
