@@ -26,13 +26,14 @@ from dpm.config.load import load
 from dpm.config.project import Project, load_project
 from dpm.config.render import Renderer
 from dpm.config.validate import check_documents
-from dpm.engine import apply, payload, targets, upstream
+from dpm.engine import apply, gate, payload, rollout, targets, upstream
 from dpm.engine.diff import diff, kept
 from dpm.engine.drift import DriftReport, detect
 from dpm.engine.dump import Dumped, dump
 from dpm.engine.live import LiveState, live_from_export
+from dpm.engine.live import is_canary as live_is_canary
 from dpm.engine.outcome import Applied, Outcome
-from dpm.engine.plan import Change, Kept, Plan, RequestCost, count
+from dpm.engine.plan import Change, Kept, Plan, RequestCost, TestResult, count
 from dpm.errors import DpmError, UsageError
 from dpm.policy.evaluate import Guard, plan_refusal
 from dpm.registry.client import RegistryClient, RegistryError
@@ -75,6 +76,10 @@ class CompiledConfig:
     @property
     def summary(self) -> str:
         return f"{len(self.files)} file(s), {self.documents} document(s)"
+
+    def gated(self, gate: bool | None = None) -> bool:
+        """Whether apply goes through the gate; ``gate`` (the command line's) wins over the project's rollout."""
+        return self.project.settings.rollout == "gated" if gate is None else gate
 
     def ownership(self, prune: bool | None = None) -> Ownership:
         """The providers this config owns; ``prune`` (the command line's) wins over the project's setting."""
@@ -150,21 +155,29 @@ def make_plan(
     max_bytes: int | None = None,
     registry: str | None = None,
     chosen: Sequence[str] = (),
+    gated: bool = False,
 ) -> Plan:
     """Read the registry once and diff it against the config: the changes, their request bodies and their cost.
 
     With ``chosen`` targets (``provider/ID``, ``model/PROVIDER/MODEL``, ``template/NAME``), only those objects and
-    what they need are compared; the plan records them.
+    what they need are compared; the plan records them. ``gated``: what makes an object routable is tested first
+    (``dpm.engine.gate``); the plan records the tests and their cost. Canary copies that an interrupted gated apply
+    left behind are deleted by any plan.
     """
     before = client.requests
     live = read_live(client)
     changes, warnings, left_alone = compare(config.state, live, owner, chosen)
     changes = [c.model_copy(update={"body": payload.body(c, config.state)}) for c in changes]
+    leftovers = gate.leftovers(live)
+    changes += leftovers
+    warnings += gate.leftover_warnings(leftovers)
+    tests = gate.plan_gate(changes, live) if gated else None
     steps = apply.steps(changes, max_bytes or apply.MAX_IMPORT_BYTES)
     rate = client.rate
     cost = RequestCost(
         plan=client.requests - before,
-        apply=len(steps) + (2 if changes else 0),  # then refresh-registry, and one export to verify
+        # then refresh-registry, and one export to verify; and what the gate adds
+        apply=len(steps) + (2 if changes else 0) + (tests.requests if tests else 0),
         remaining=rate.remaining,
         limit=rate.limit,
         resetsAt=rate.reset,
@@ -180,6 +193,7 @@ def make_plan(
         targets=[str(t) for t in targets.parse_all(chosen)],
         requests=cost,
         vars=dict(config.project.vars),
+        gate=tests,
     )
     return config.guard.check_plan(plan).sealed()
 
@@ -205,10 +219,11 @@ def apply_config(
     test_connectivity: bool = False,
     conversation: Conversation = Conversation(),
     chosen: Sequence[str] = (),
+    gated: bool = False,
 ) -> Applied:
     """Plan the config (narrowed to the ``chosen`` targets) against the registry, show the plan, and carry it out
-    once confirmed."""
-    made = make_plan(config, session.client, session.target, owner, registry=session.url, chosen=chosen)
+    once confirmed; ``gated``, with the gate of ``dpm.engine.gate``."""
+    made = make_plan(config, session.client, session.target, owner, registry=session.url, chosen=chosen, gated=gated)
     return _carry_out(made, config.state, session, owner, max_deletes, test_connectivity, conversation)
 
 
@@ -258,13 +273,17 @@ def blocked(plan: Plan, renderer: Renderer | None = None) -> DpmError | None:
     """Why apply of ``plan`` would fail or must not run, or None: a plan that says so fails, rather than passing
     review and failing on merge.
 
-    - a secret it needs is not in the environment (every secret of a create, and each secret an update adds);
+    - a secret it needs is not in the environment (every secret of a create, each secret an update adds, and every
+      secret of a provider whose new settings the gate tests on a canary copy);
     - it holds the value of a known secret outside the secret markers, which apply would store in clear.
     """
     refused = plan_refusal(plan)
     if refused is not None:
         return DpmError(*refused)
-    unset = apply.unset_secrets(plan.changes, renderer or renderer_for(plan))
+    renderer = renderer or renderer_for(plan)
+    unset = apply.unset_secrets(plan.changes, renderer)
+    if plan.gate is not None:
+        unset += gate.canary_unset(plan.changes, plan.gate, renderer)
     if unset:
         return DpmError(
             "this plan cannot be applied: " + "; ".join(unset), "export the missing DPM_* secrets and run again"
@@ -284,7 +303,8 @@ def check_applicable(plan: Plan, renderer: Renderer, max_deletes: int | None) ->
     problem = blocked(plan, renderer)
     if problem is not None:
         raise problem
-    deletes = plan.counts.delete
+    # Canary copies left behind by an interrupted gated apply are dpm's own: removing them needs nobody's consent.
+    deletes = sum(1 for c in plan.changes if c.action == "delete" and not live_is_canary(c.provider or c.identifier))
     if max_deletes is not None and deletes > max_deletes:
         raise DpmError(
             f"the plan deletes {deletes} objects, more than maxDeletes ({max_deletes}) allows",
@@ -306,14 +326,23 @@ def run_apply(
 
     Without the desired ``state`` (a saved plan), verification checks the plan's own objects instead.
     """
-    steps = apply.steps(plan.changes, max_bytes or apply.MAX_IMPORT_BYTES)
-    outcome = apply.carry_out(steps, client, renderer or renderer_for(plan), progress)
+    renderer = renderer or renderer_for(plan)
+    limit = max_bytes or apply.MAX_IMPORT_BYTES
+    tests: list[TestResult] = []
+    if plan.gate is not None and plan.gate.tests:
+        run = rollout.carry_out(plan.changes, plan.gate, client, renderer, progress, limit)
+        outcome, tests = run.outcome, run.tests
+    else:
+        outcome = apply.carry_out(apply.steps(plan.changes, limit), client, renderer, progress)
     if not outcome.ok:
-        return Applied(outcome)
+        return Applied(outcome, tests=tests)
     client.refresh_registry()
     live = read_live(client)
     left = _missing(plan, live) if state is None else compare(state, live, owner, plan.targets, verifying=True)[0]
-    return Applied(outcome, left, live, kept=list(plan.kept), targets=list(plan.targets))
+    # What the gate held back is reported as such (with its test), not as a change verification found left.
+    held = {(c.kind, c.key) for c in outcome.held}
+    left = [c for c in left if (c.kind, c.key) not in held]
+    return Applied(outcome, left, live, kept=list(plan.kept), targets=list(plan.targets), tests=tests)
 
 
 def _missing(plan: Plan, live: LiveState) -> list[Change]:

@@ -50,12 +50,21 @@ target_option = click.option(
     "config is still loaded and validated; prune applies within the targets only.",
 )
 
+gate_option = click.option(
+    "--gate/--no-gate",
+    default=None,
+    help="Test before routable: write what becomes active as testing/inactive, test it through the registry, and "
+    "switch it to active only when its test passes; test an active provider's new connection settings on a "
+    "temporary canary copy first. Default: the rollout setting of dpm.yaml (direct).",
+)
+
 
 @click.command()
 @config_options
 @registry_options
 @prune_option
 @target_option
+@gate_option
 @click.option("--format", "output", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
@@ -65,6 +74,7 @@ def plan(
     registry: RegistryArgs,
     prune: bool | None,
     chosen: tuple[str, ...],
+    gate: bool | None,
     output: str,
     out: Path | None,
     detailed_exitcode: bool,
@@ -77,6 +87,9 @@ def plan(
 
     With --target, only those objects (and what they need) are planned, and the plan says so: it compared nothing
     else, so it never says the registry matches. A saved targeted plan records its targets.
+
+    With --gate (or rollout: gated in dpm.yaml), the plan lists the tests a gated apply runs and what they cost; a
+    saved plan records whether it was gated.
     """
     targets.parse_all(chosen)  # a malformed target is refused before anything is read
     compiled = config.compile_valid()
@@ -85,7 +98,13 @@ def plan(
     _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
     with registry.session(compiled.project) as session:
         made = pipeline.make_plan(
-            compiled, session.client, session.target, compiled.ownership(prune), registry=session.url, chosen=chosen
+            compiled,
+            session.client,
+            session.target,
+            compiled.ownership(prune),
+            registry=session.url,
+            chosen=chosen,
+            gated=compiled.gated(gate),
         )
     problem = pipeline.blocked(made)
     saved_as = out if problem is None else None  # a plan that cannot be applied is shown, never saved
@@ -103,6 +122,7 @@ def plan(
 @registry_options
 @prune_option
 @target_option
+@gate_option
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), help="Apply this saved plan.")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation (implied by --plan).")
 @click.option("--allow-deletes", type=click.IntRange(min=0), help="Allow this many deletes (beyond maxDeletes).")
@@ -121,6 +141,7 @@ def apply_command(
     registry: RegistryArgs,
     prune: bool | None,
     chosen: tuple[str, ...],
+    gate: bool | None,
     plan_file: Path | None,
     auto_approve: bool,
     allow_deletes: int | None,
@@ -136,6 +157,12 @@ def apply_command(
 
     --target applies only those objects and what they need (see dpm plan --help); a saved targeted plan is applied
     as it was made, so --target goes with PATH, not with --plan.
+
+    --gate (or rollout: gated in dpm.yaml): what the apply makes routable is written as testing/inactive first,
+    tested through the registry, and switched to active in one write only when its test passes; an active
+    provider's new connection settings are tested on a temporary canary copy (dpm-canary-…) before the live
+    provider changes. A failed test leaves its object not routable (or the old settings in place) and exits 1;
+    the next apply tries again. A saved plan is applied as it was made, gated or not.
 
     Progress goes to standard error, one line per import batch and per delete ("import 2/5: 1,200 change(s):
     done"), completed in place on a terminal.
@@ -158,7 +185,7 @@ def apply_command(
         progress=apply_progress,
     )
     try:
-        done = _apply(config, registry, prune, chosen, plan_file, allow_deletes, test_connectivity, conversation)
+        done = _apply(config, registry, prune, chosen, gate, plan_file, allow_deletes, test_connectivity, conversation)
     except Cancelled as cancelled:
         if not as_json:
             raise
@@ -186,6 +213,7 @@ def _apply(  # noqa: PLR0917 - the options of apply_command, passed through
     registry: RegistryArgs,
     prune: bool | None,
     chosen: tuple[str, ...],
+    gate: bool | None,
     plan_file: Path | None,
     allow_deletes: int | None,
     test_connectivity: bool,
@@ -198,6 +226,12 @@ def _apply(  # noqa: PLR0917 - the options of apply_command, passed through
             what = "PATH" if config.paths else "--target"
             raise UsageError(f"give either {what} or --plan, not both", "a saved plan already holds the config")
         saved = load_plan(plan_file)
+        if gate is not None and gate != (saved.gate is not None):
+            made = "with" if saved.gate is not None else "without"
+            raise UsageError(
+                f"the saved plan was made {made} the gate; --{'' if gate else 'no-'}gate cannot change that",
+                "a saved plan is applied as it was made: make a new plan with the option you want",
+            )
         project = config.project()
         limit = allow_deletes if allow_deletes is not None else project.settings.maxDeletes
         with registry.session(project, default=saved.registry or "embedded") as session:
@@ -219,6 +253,7 @@ def _apply(  # noqa: PLR0917 - the options of apply_command, passed through
             test_connectivity=test_connectivity,
             conversation=conversation,
             chosen=chosen,
+            gated=compiled.gated(gate),
         )
         return applied, session.target
 

@@ -66,13 +66,20 @@ def check_documents(documents: Sequence[Document]) -> tuple[list[Checked], list[
 
 def _document_rules(model: type[BaseModel], data: dict[str, Any]) -> list[rules.Violation]:
     if model is models.ProviderDocument:
-        return rules.provider_tree_violations(data)
+        return rules.provider_tree_violations(data) + _reserved(data.get("identifier"))
     if model is models.ProviderTemplateDocument:
         config = data.get("providerConfig")
         capabilities = config.get("capabilities") if isinstance(config, dict) else None
         template = {"capabilities": capabilities, "defaultModels": data.get("defaultModels")}
         return [v for v in rules.provider_tree_violations(template, "defaultModels") if v.path[0] == "defaultModels"]
     return []
+
+
+def _reserved(identifier: object) -> list[rules.Violation]:
+    if not isinstance(identifier, str) or not identifier.startswith(models.CANARY_PREFIX):
+        return []
+    message = f"the prefix '{models.CANARY_PREFIX}' is reserved for the canary copies of a gated apply"
+    return [rules.Violation(("identifier",), message, identifier, "choose an identifier without that prefix")]
 
 
 def rule_diagnostics(document: Document, base: Path, violations: Sequence[rules.Violation]) -> list[Diagnostic]:

@@ -56,11 +56,11 @@ class StepProgress:
     """Where a long apply is: step ``number`` of ``total`` of its kind (imports and deletes are counted apart), and
     whether it is being sent, is done, or failed. ``line`` is what a person reads."""
 
-    kind: Literal["import", "delete"]
+    kind: Literal["import", "delete", "test"]
     number: int
     total: int
-    subject: str  # an import's change count, or what a delete removes
-    state: Literal["sending", "done", "done-lost", "failed"]
+    subject: str  # an import's change count, what a delete removes, or what a test tests
+    state: Literal["sending", "done", "done-lost", "failed", "passed"]
 
     @property
     def line(self) -> str:
@@ -69,6 +69,7 @@ class StepProgress:
             "done": "done",
             "done-lost": "done (its answer was lost; the registry holds what it wrote)",
             "failed": "failed",
+            "passed": "passed",
         }[self.state]
         return f"{self.kind} {self.number}/{self.total}: {self.subject}: {ending}"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dpm.engine.live import LiveState
-from dpm.engine.plan import Change, Kept, Plan
+from dpm.engine.plan import Change, Kept, Plan, TestResult
 
 
 @dataclass
@@ -16,6 +16,8 @@ class Outcome:
     remaining: list[Change] = field(default_factory=list)
     error: str | None = None
     moved: list[str] = field(default_factory=list)  # why the registry refused a write: what moved since the plan
+    held: list[Change] = field(default_factory=list)  # gated: written, but kept not routable, since a test failed
+    notes: list[str] = field(default_factory=list)  # gated: what the run could not tidy up (a canary copy left)
 
     @property
     def stale(self) -> bool:
@@ -38,6 +40,7 @@ class Applied:
     kept: list[Kept] = field(default_factory=list)  # the plan's: in scope, in the registry, not in the files
     targets: list[str] = field(default_factory=list)  # the plan's: verification looked at these only
     plan: Plan | None = None  # what was carried out
+    tests: list[TestResult] = field(default_factory=list)  # a gated apply's tests, in the order they ran
 
     @property
     def exit_code(self) -> int:
@@ -48,7 +51,7 @@ class Applied:
 
     @property
     def ok(self) -> bool:
-        return self.outcome.ok and not self.left and not self.connectivity_failures
+        return self.outcome.ok and not self.left and not self.connectivity_failures and not self.outcome.held
 
     @property
     def nothing_to_do(self) -> bool:

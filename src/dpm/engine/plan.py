@@ -96,6 +96,68 @@ class RequestCost(Record):
     resetsAt: str | None = None
 
 
+Reason = Literal["new", "activated", "new-settings"]
+
+
+class GateTest(Record):
+    """One connectivity test the gate runs before the object it names becomes (or stays) routable."""
+
+    kind: Literal["provider", "model"]
+    provider: str | None = Field(default=None, description="The provider identifier, for a model.")
+    identifier: str = Field(description="Provider or model identifier.")
+    reason: Reason = Field(
+        description="new: created; activated: becomes active; new-settings: an active provider's connection "
+        "settings change, tested on a canary copy (a model: a new model of that provider, tested as a copy there)."
+    )
+    canary: str | None = Field(default=None, description="The canary copy the test runs on, for new-settings.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.identifier}" if self.provider else self.identifier
+
+    @property
+    def owner(self) -> str:
+        """The provider this test belongs to."""
+        return self.provider or self.identifier
+
+    @property
+    def label(self) -> str:
+        where = f" (on canary copy {self.canary})" if self.canary else ""
+        return f"{self.kind} {self.key}{where}"
+
+
+class Gate(Record):
+    """The tests of a gated apply, providers before their models, and the requests they add at most."""
+
+    tests: list[GateTest] = Field(default_factory=list)
+    requests: int = Field(
+        default=0,
+        description="Requests the gate adds to the apply, at most: one export to find what to test, the tests, "
+        "the deletes of canary copies and one write that switches what passed to active.",
+    )
+
+    @property
+    def canaries(self) -> list[str]:
+        return sorted({t.canary for t in self.tests if t.canary and t.kind == "provider"})
+
+
+class TestResult(Record):
+    """What one test of the gate found."""
+
+    test: GateTest
+    result: Literal["passed", "failed", "not-run"] = Field(
+        description="not-run: a model whose provider failed its own test."
+    )
+    responseTime: int | None = Field(default=None, description="Milliseconds, as the registry measured them.")
+    errors: list[str] = Field(default_factory=list, description="The provider's own error messages.")
+
+    @property
+    def line(self) -> str:
+        time = f" in {self.responseTime} ms" if self.responseTime is not None else ""
+        reasons = f": {'; '.join(self.errors)}" if self.errors else ""
+        return f"{self.test.label}: {self.result}{time}{reasons}"
+
+
 class Plan(Record):
     formatVersion: int = PLAN_FORMAT_VERSION
     target: str = Field(description="The registry this plan was computed against.")
@@ -120,6 +182,11 @@ class Plan(Record):
         default_factory=list,
         description="Findings of the change policies (target: Change) on this plan's changes; absent when none.",
         exclude_if=lambda findings: not findings,  # a plan without findings reads as it did before policies
+    )
+    gate: Gate | None = Field(
+        default=None,
+        description="A gated apply's tests (dpm apply --gate, rollout: gated); absent for a plan made without it.",
+        exclude_if=lambda gate: gate is None,
     )
     checksum: str | None = Field(default=None, description="sha256 of the plan without this field.")
 

@@ -173,6 +173,9 @@ class RegistryClient:
     def test_provider(self, provider_id: str) -> dict[str, Any]:
         return self._json(self.call("POST", f"/admin/providers/{provider_id}/test", idempotent=True))
 
+    def test_model(self, model_id: str) -> dict[str, Any]:
+        return self._json(self.call("POST", f"/admin/models/{model_id}/test", idempotent=True))
+
     # -- transport ----------------------------------------------------------------------------------------------
 
     def call(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dpm.engine.drift import LABELS, DriftReport, Finding
 from dpm.engine.plan import LEVELS, Change, FieldChange, Plan
-from dpm.reports.style import block, inline, nested, nothing_to_do, targeted_note
+from dpm.reports.style import block, gate_heading, gate_lines, inline, nested, nothing_to_do, targeted_note
 from dpm.values import Diagnostic
 
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters; keep room for a footer
@@ -68,9 +68,16 @@ class MarkdownPlanReporter:
         c = plan.counts
         head += f"\n**Plan: {c.create} to create, {c.update} to update, {c.delete} to delete.** "
         head += f"Applying costs {plan.requests.apply} request(s).\n\n"
-        head += warnings + ("\n" if warnings else "") + kept + ("\n" if kept else "") + _policy(plan)
+        head += warnings + ("\n" if warnings else "") + kept + ("\n" if kept else "") + _gate(plan) + _policy(plan)
         sections = [(f"{c.kind} {c.key}", _details(_change_summary(c), _change_lines(c))) for c in plan.changes]
         return _truncated(head, sections, _where_full(self.saved_as))
+
+
+def _gate(plan: Plan) -> str:
+    heading = gate_heading(plan)
+    if heading is None:
+        return ""
+    return f"**{_escaped(heading)}**\n\n" + "".join(f"- {_escaped(line)}\n" for line in gate_lines(plan)) + "\n"
 
 
 def _policy(plan: Plan) -> str:

@@ -8,17 +8,19 @@ from typing import Literal, Protocol
 from pydantic import Field
 
 from dpm.engine.outcome import Applied
-from dpm.engine.plan import Action, Change, Counts, Kept, Kind, Record
+from dpm.engine.plan import Action, Change, Counts, Kept, Kind, Record, TestResult
 from dpm.reports.style import SYMBOLS
 
 APPLY_FORMAT_VERSION = 1
 
-Result = Literal["nothing-to-do", "applied", "changes-left", "connectivity-failed", "failed", "moved"]
+Result = Literal["nothing-to-do", "applied", "changes-left", "connectivity-failed", "gate-failed", "failed", "moved"]
 RESULTS: dict[str, str] = {
     "nothing-to-do": "exit 0: the plan had no changes, so nothing was written",
     "applied": "exit 0: every change was applied and verification found nothing left to do",
     "changes-left": "exit 1: every request succeeded, but verification found changes still to make",
     "connectivity-failed": "exit 1: applied and verified, but a connectivity test of a changed provider failed",
+    "gate-failed": "exit 1: gated: objects whose test failed were held back (a new object written but not "
+    "routable, an active provider on its old settings); the rest is applied and verified",
     "failed": "exit 1: a request failed; what came before it is applied, the rest was not attempted",
     "moved": "exit 3: the registry refused a write because an object it touches moved since the plan was made",
 }
@@ -67,6 +69,13 @@ class ApplyReport(Record):
     moved: list[str] = Field(default_factory=list, description="What moved since the plan (result 'moved').")
     verification: Verification
     connectivityFailures: list[str] = Field(default_factory=list, description="provider: why its test failed.")
+    heldBack: list[ChangeRef] = Field(
+        default_factory=list,
+        description="Gated: changes held back because a test failed; a new object is written but not routable, an "
+        "active provider keeps its old connection settings. The next apply tries again.",
+    )
+    tests: list[TestResult] = Field(default_factory=list, description="Gated: each test with its result and time.")
+    notes: list[str] = Field(default_factory=list, description="Gated: what the run could not tidy up.")
 
 
 def result_of(applied: Applied) -> Result:
@@ -78,6 +87,8 @@ def result_of(applied: Applied) -> Result:
         return "nothing-to-do"
     if applied.left:
         return "changes-left"
+    if applied.outcome.held:
+        return "gate-failed"
     return "connectivity-failed" if applied.connectivity_failures else "applied"
 
 
@@ -105,6 +116,9 @@ def apply_report(applied: Applied, target: str) -> ApplyReport:
             matches=performed and not left and not applied.kept and not applied.targets and not warnings,
         ),
         connectivityFailures=list(applied.connectivity_failures),
+        heldBack=[ChangeRef.of(c) for c in outcome.held],
+        tests=list(applied.tests),
+        notes=list(outcome.notes),
     )
 
 
@@ -114,7 +128,7 @@ def _line(change: Change, prefix: str = "") -> str:
 
 def outcome_summary(applied: Applied) -> str:
     outcome, verified = applied.outcome, applied.left
-    lines = []
+    lines = _test_lines(applied)
     if outcome.applied:
         lines.append(f"Applied {len(outcome.applied)} change(s):")
         lines += [_line(c) for c in outcome.applied]
@@ -152,7 +166,26 @@ def outcome_summary(applied: Applied) -> str:
         else:
             lines.append("Verified: the registry matches the configuration.")
     lines += [f"connectivity test failed: {failure}" for failure in applied.connectivity_failures]
+    if outcome.held:
+        lines.append(f"Held back ({len(outcome.held)}), since a test failed; the next apply tries again:")
+        canaried = {t.test.identifier for t in applied.tests if t.test.kind == "provider" and t.test.canary}
+        lines += [_line(c) + _held(c, canaried) for c in outcome.held]
+    lines += [f"note: {note}" for note in outcome.notes]
     return "\n".join(lines)
+
+
+def _test_lines(applied: Applied) -> list[str]:
+    if not applied.tests:
+        return []
+    passed = sum(t.result == "passed" for t in applied.tests)
+    lines = [f"Gate: {passed} of {len(applied.tests)} test(s) passed:"]
+    return lines + [f"  {'✓' if t.result == 'passed' else '✗'} {t.line}" for t in applied.tests]
+
+
+def _held(change: Change, canaried: set[str]) -> str:
+    if change.kind == "provider" and change.identifier in canaried:
+        return " (not written: the live provider keeps its current settings)"
+    return f" (written {'testing' if change.kind == 'provider' else 'inactive'}: not routable)"
 
 
 class OutcomeReporter(Protocol):

@@ -8,7 +8,17 @@ from typing import Protocol
 
 from dpm.engine.plan import Change, FieldChange, Plan
 from dpm.reports.markdown import MarkdownPlanReporter
-from dpm.reports.style import SYMBOLS, block, inline, nested, nothing_to_do, styled, targeted_note
+from dpm.reports.style import (
+    SYMBOLS,
+    block,
+    gate_heading,
+    gate_lines,
+    inline,
+    nested,
+    nothing_to_do,
+    styled,
+    targeted_note,
+)
 
 _SECRET_WORDS = {
     "changed": "(sensitive value changed)",
@@ -47,6 +57,9 @@ class TextPlanReporter:
         for change in plan.changes:
             lines += self._change(change)
         lines += [f"? {kept.label}: in the registry, not in the files; kept (--prune deletes it)" for kept in plan.kept]
+        heading = gate_heading(plan)
+        if heading is not None and not plan.empty:
+            lines += ["", heading, *(f"  {line}" for line in gate_lines(plan))]
         summary = []
         counts = plan.counts
         if not plan.empty:

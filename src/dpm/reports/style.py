@@ -75,3 +75,45 @@ def nothing_to_do(plan: Plan) -> str:
     if plan.warnings:  # on a plan without changes, each says what could not be compared
         return "No changes to make. The registry matches the configuration, except where a warning says it cannot tell."
     return "No changes. The registry matches the configuration."
+
+
+_WHY = {
+    "new": "new: written {held}, active once its test passes",
+    "activated": "becomes active: written {held}, active once its test passes",
+    "new-settings": "new connection settings: tested on canary copy {canary} first; the live provider keeps its "
+    "current settings unless the test passes",
+}
+_NEW_MODEL_ON_CANARY = (
+    "new, under new settings: tested as a copy under {canary}, written inactive, active once it passes"
+)
+
+
+def gate_heading(plan: Plan) -> str | None:
+    """What a gated plan's tests are and cost, in one sentence; None for a plan made without the gate."""
+    if plan.gate is None:
+        return None
+    tests = plan.gate.tests
+    if not tests:
+        return (
+            "Gated rollout: nothing in this plan becomes routable or changes an active provider's connection, so "
+            "there is nothing to test."
+        )
+    return (
+        f"Gated rollout: {len(tests)} test(s) before anything becomes routable, at most {plan.gate.requests} more "
+        "request(s) (counted in the cost of applying):"
+    )
+
+
+def gate_lines(plan: Plan) -> list[str]:
+    """One line per test of a gated plan: what it tests and why."""
+    if plan.gate is None:
+        return []
+    found = []
+    for test in plan.gate.tests:
+        held = "testing" if test.kind == "provider" else "inactive"
+        if test.kind == "model" and test.canary:
+            why = _NEW_MODEL_ON_CANARY.format(canary=test.canary)
+        else:
+            why = _WHY[test.reason].format(held=held, canary=test.canary)
+        found.append(f"{test.kind} {test.key}: {why}")
+    return found

@@ -21,6 +21,9 @@ from dpm.resources.templates import TOP_LEVEL_CUSTOMIZATIONS
 
 PROVIDER_IDENTIFIER_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MODEL_IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:/-]+$"
+# Reserved for the canary copies of a gated apply, which dpm creates and deletes within one run: a config may not
+# use it, so that a canary never overwrites, and is never mistaken for, a provider of the config.
+CANARY_PREFIX = "dpm-canary-"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 # What a value that misses one of these patterns is told, on both sides: (message, suggestion).
 PATTERN_HELP: dict[str, tuple[str, str]] = {
@@ -298,6 +301,11 @@ class ProjectConfig(Strict):
     )
     prune: bool = Field(default=False, description="Delete providers in scope that the files lack.")
     maxDeletes: int = Field(default=5, ge=0, description="Deletes beyond this need --allow-deletes.")
+    rollout: Literal["direct", "gated"] = Field(
+        default="direct",
+        description="gated: apply tests what it makes routable before it is active, and an active provider's new "
+        "connection settings on a canary copy first (as dpm apply --gate); direct: it writes the config as it is.",
+    )
     # Policies (dpm.policy): read here so that dpm.yaml stays one strict document; dpm.policy checks the entries.
     policies: list[str] = Field(
         default_factory=list, description="More policy files or directories, beside the policies/ folder."
