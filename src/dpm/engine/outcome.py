@@ -56,4 +56,4 @@ class Applied:
     @property
     def nothing_to_do(self) -> bool:
         """The plan was empty: no request was made, and there is nothing to report."""
-        return self.outcome.ok and not self.outcome.applied and self.left == []
+        return self.outcome.ok and not self.outcome.applied and not self.outcome.held and self.left == []

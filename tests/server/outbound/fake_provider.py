@@ -10,9 +10,10 @@
 byte every ``drip_pause`` seconds, 0.05 unless set, forever), ``not-json``, ``wrong-shape``, ``status`` (answers
 ``status``), ``redirect`` (to the metadata address), ``huge`` (a body twice the size cap, with a Content-Length),
 ``huge-chunked`` (the same, without one), ``gzip``. ``models`` is the model list it serves (``MODELS`` unless set),
-so that a test can retire a model upstream. Every non-2xx and every wrong body carries ``CANARY``, which
-must never come back to a client. The server stops itself when the fixture ends; waiting handlers are released on
-``reset`` and ``stop``.
+so that a test can retire a model upstream; a chat or message request for a model in ``missing`` answers 404, as a
+provider does for a model it does not serve. ``api_key`` is the key it accepts (a wrong one gets 401). Every non-2xx
+and every wrong body carries ``CANARY``, which must never come back to a client. The server stops itself when the
+fixture ends; waiting handlers are released on ``reset`` and ``stop``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class FakeProvider:
         self.drip_pause = 0.05
         self.status = 500
         self.models = list(MODELS)
+        self.missing: set[str] = set()
         self.seen: list[Seen] = []
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -71,6 +73,7 @@ class FakeProvider:
         self._release = threading.Event()
         self.api_key, self.mode, self.delay, self.drip_pause, self.status = API_KEY, "ok", 0.0, 0.05, 500
         self.models = list(MODELS)
+        self.missing = set()
         self.seen.clear()
 
     def wait(self, seconds: float) -> bool:
@@ -153,6 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _ok_body(self) -> dict[str, Any] | None:
         body = self.fake.seen[-1].body
+        if isinstance(body, dict) and body.get("model") in self.fake.missing:
+            return None  # 404
         if self.path == "/v1/models" and self.command == "GET":
             return {"object": "list", "data": [{"id": name, "object": "model"} for name in self.fake.models]}
         if self.path == "/v1/chat/completions" and body and body.get("max_tokens") == 1:
