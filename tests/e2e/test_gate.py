@@ -160,7 +160,7 @@ def test_a_good_provider_goes_active_only_after_its_tests_and_the_summary_lists_
     (repo / "providers.d" / "good.yaml").write_text(provider_file("good", fake.url, ("fake-gpt-4", "fake-claude")))
     planned = run_dpm("plan", "--gate", cwd=repo, env=env)
     assert planned.exit_code == 0, planned.out + planned.err
-    assert "Gated rollout: 3 test(s) before anything becomes routable, at most 5 more request(s)" in planned.out
+    assert "Gated rollout: 3 test(s) before what they test goes live, at most 5 more request(s)" in planned.out
     assert "provider good: new: written testing, active once its test passes" in planned.out
 
     with watcher.running():
@@ -196,7 +196,8 @@ def test_a_bad_key_is_never_routable_fails_with_the_providers_message_and_the_ne
     assert failed.exit_code == 1, failed.out + failed.err
     assert "✗ provider bad: failed in" in failed.out
     assert "the provider rejected the credentials (HTTP 401)" in failed.out
-    assert "not tested: provider bad failed its test" in failed.out
+    assert "- model bad/fake-gpt-4: not tested: provider bad failed its test" in failed.out
+    assert "matches" not in failed.out
     assert "Held back (2), since a test failed; the next apply tries again:" in failed.out
     assert watcher.reads >= 2
     assert watcher.seen["bad"] == {"testing"}
@@ -223,6 +224,7 @@ def test_a_missing_model_stays_inactive_while_its_provider_and_the_other_models_
     assert done.exit_code == 1, done.out + done.err
     report = json.loads(done.out)
     assert report["result"] == "gate-failed"
+    assert report["verification"]["matches"] is False
     assert report["heldBack"] == [
         {"action": "create", "kind": "model", "provider": "mixed", "identifier": "fake-retired"}
     ]
@@ -242,10 +244,11 @@ def test_a_rotated_key_that_fails_on_the_canary_leaves_the_old_key_working_and_n
 
     planned = run_dpm("plan", "--gate", cwd=repo, env=env | {"DPM_KEY": WRONG})
     assert "provider live: new connection settings: tested on canary copy dpm-canary-live first" in planned.out
+    fake.mode, fake.delay = "slow", 0.5  # the canary lives long enough for the watcher to see it
     with watcher.running():
         rotated = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_KEY": WRONG})
     assert rotated.exit_code == 1, rotated.out + rotated.err
-    assert "✗ provider live (on canary copy dpm-canary-live): failed in" in rotated.out
+    assert "✗ provider live on canary copy dpm-canary-live: failed in" in rotated.out
     assert "provider live (not written: the live provider keeps its current settings)" in rotated.out
     assert watcher.seen["dpm-canary-live"] == {"testing"}  # the canary was there, never routable
     assert watcher.seen["live"] == {"active"}
@@ -255,11 +258,12 @@ def test_a_rotated_key_that_fails_on_the_canary_leaves_the_old_key_working_and_n
     assert watcher.api.post(f"/admin/providers/{live_id}/test").json()["success"] is True
     no_secret_in(planned.out, rotated.out, rotated.err)
 
+    fake.mode = "ok"
     # A rotation the provider accepts passes the canary and changes the live provider in one write.
     fake.api_key = "sk-gate-new-key-1f0c"
     accepted = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_KEY": "sk-gate-new-key-1f0c"})
     assert accepted.exit_code == 0, accepted.out + accepted.err
-    assert "✓ provider live (on canary copy dpm-canary-live): passed" in accepted.out
+    assert "✓ provider live on canary copy dpm-canary-live: passed" in accepted.out
     assert watcher.api.post(f"/admin/providers/{live_id}/test").json()["success"] is True
     assert "dpm-canary-live" not in statuses(watcher)
 

@@ -122,7 +122,7 @@ class GateTest(Record):
 
     @property
     def label(self) -> str:
-        where = f" (on canary copy {self.canary})" if self.canary else ""
+        where = f" on canary copy {self.canary}" if self.canary else ""
         return f"{self.kind} {self.key}{where}"
 
 
@@ -153,6 +153,8 @@ class TestResult(Record):
 
     @property
     def line(self) -> str:
+        if self.result == "not-run":
+            return f"{self.test.label}: {'; '.join(self.errors)}"
         time = f" in {self.responseTime} ms" if self.responseTime is not None else ""
         reasons = f": {'; '.join(self.errors)}" if self.errors else ""
         return f"{self.test.label}: {self.result}{time}{reasons}"

@@ -113,7 +113,12 @@ def apply_report(applied: Applied, target: str) -> ApplyReport:
             performed=performed,
             changesLeft=left,
             kept=list(applied.kept),
-            matches=performed and not left and not applied.kept and not applied.targets and not warnings,
+            matches=performed
+            and not left
+            and not applied.kept
+            and not applied.targets
+            and not warnings
+            and not outcome.held,
         ),
         connectivityFailures=list(applied.connectivity_failures),
         heldBack=[ChangeRef.of(c) for c in outcome.held],
@@ -147,6 +152,11 @@ def outcome_summary(applied: Applied) -> str:
         if verified:
             lines.append(f"Verification found {len(verified)} change(s) still to make:")
             lines += [_line(c) for c in verified]
+        elif outcome.held:
+            lines.append(
+                "Verified: the rest of the plan is carried out; what the gate held back (below) is not yet as the "
+                "configuration wants it."
+            )
         elif applied.targets:
             state = (
                 f"the plan is carried out, and {len(applied.kept)} of them are in the registry, not in the files "
@@ -174,12 +184,15 @@ def outcome_summary(applied: Applied) -> str:
     return "\n".join(lines)
 
 
+_MARKS = {"passed": "✓", "failed": "✗", "not-run": "-"}
+
+
 def _test_lines(applied: Applied) -> list[str]:
     if not applied.tests:
         return []
     passed = sum(t.result == "passed" for t in applied.tests)
     lines = [f"Gate: {passed} of {len(applied.tests)} test(s) passed:"]
-    return lines + [f"  {'✓' if t.result == 'passed' else '✗'} {t.line}" for t in applied.tests]
+    return lines + [f"  {_MARKS[t.result]} {t.line}" for t in applied.tests]
 
 
 def _held(change: Change, canaried: set[str]) -> str:

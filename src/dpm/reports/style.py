@@ -99,7 +99,7 @@ def gate_heading(plan: Plan) -> str | None:
             "there is nothing to test."
         )
     return (
-        f"Gated rollout: {len(tests)} test(s) before anything becomes routable, at most {plan.gate.requests} more "
+        f"Gated rollout: {len(tests)} test(s) before what they test goes live, at most {plan.gate.requests} more "
         "request(s) (counted in the cost of applying):"
     )
 
