@@ -40,6 +40,10 @@ def settings(registry: str | None) -> str:
         "\n"
         "# A plan that deletes more objects than this is refused unless apply is given --allow-deletes N.\n"
         "maxDeletes: 5\n"
+        "\n"
+        "# gated: apply tests what it makes routable (and an active provider's new connection settings, on a\n"
+        "# canary copy) before it goes live; direct: it writes the config as it is. --gate/--no-gate override it.\n"
+        "rollout: direct\n"
     )
 
 
