@@ -66,7 +66,13 @@ def test_every_file_is_commented_and_checked_by_its_schema(tmp_path: Path, dpm: 
 def test_registry_goes_into_dpm_yaml(tmp_path: Path, dpm: RunDpm) -> None:
     assert dpm("init", str(tmp_path), "--registry", "https://registry.example.com/api").exit_code == 0
     settings = yaml.safe_load((tmp_path / "dpm.yaml").read_text())
-    assert settings == {"registry": "https://registry.example.com/api", "scope": ["*"], "prune": False, "maxDeletes": 5}
+    assert settings == {
+        "registry": "https://registry.example.com/api",
+        "scope": ["*"],
+        "prune": False,
+        "maxDeletes": 5,
+        "rollout": "direct",
+    }
 
 
 def test_existing_files_are_kept_as_they_are_and_listed(tmp_path: Path, dpm: RunDpm) -> None:
