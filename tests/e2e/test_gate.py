@@ -259,11 +259,15 @@ def test_a_rotated_key_that_fails_on_the_canary_leaves_the_old_key_working_and_n
     no_secret_in(planned.out, rotated.out, rotated.err)
 
     fake.mode = "ok"
-    # A rotation the provider accepts passes the canary and changes the live provider in one write.
+    # A rotation the provider accepts passes the canary, with a copy of a new model there, and changes the live
+    # provider and switches the model on in one write.
     fake.api_key = "sk-gate-new-key-1f0c"
+    (repo / "providers.d" / "live.yaml").write_text(provider_file("live", fake.url, ("fake-gpt-4", "fake-claude")))
     accepted = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_KEY": "sk-gate-new-key-1f0c"})
     assert accepted.exit_code == 0, accepted.out + accepted.err
     assert "✓ provider live on canary copy dpm-canary-live: passed" in accepted.out
+    assert "✓ model live/fake-claude on canary copy dpm-canary-live: passed" in accepted.out
+    assert statuses(watcher) == {"live": "active", "live/fake-gpt-4": "active", "live/fake-claude": "active"}
     assert watcher.api.post(f"/admin/providers/{live_id}/test").json()["success"] is True
     assert "dpm-canary-live" not in statuses(watcher)
 

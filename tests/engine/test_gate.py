@@ -83,7 +83,7 @@ def test_an_active_providers_new_connection_is_tested_on_a_canary_with_copies_of
     gate = plan_gate(changes, state)
     assert keys(gate.tests) == [
         ("provider", "acme", "new-settings", "dpm-canary-acme"),
-        ("model", "acme/fresh", "new-settings", "dpm-canary-acme"),
+        ("model", "acme/fresh", "new", "dpm-canary-acme"),
         ("provider", "rotated", "new-settings", "dpm-canary-rotated"),
         ("provider", "waking", "activated", None),
     ]

@@ -69,7 +69,7 @@ def plan_gate(changes: Sequence[Change], live: LiveState) -> Gate:
                         kind="model",
                         provider=change.provider,
                         identifier=change.identifier,
-                        reason="new-settings" if canary else reason,
+                        reason=reason,
                         canary=canary,
                     )
                 )

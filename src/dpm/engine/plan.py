@@ -107,7 +107,7 @@ class GateTest(Record):
     identifier: str = Field(description="Provider or model identifier.")
     reason: Reason = Field(
         description="new: created; activated: becomes active; new-settings: an active provider's connection "
-        "settings change, tested on a canary copy (a model: a new model of that provider, tested as a copy there)."
+        "settings change, tested on a canary copy (its models that need a test are tested as copies there)."
     )
     canary: str | None = Field(default=None, description="The canary copy the test runs on, for new-settings.")
 

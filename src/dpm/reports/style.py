@@ -83,9 +83,8 @@ _WHY = {
     "new-settings": "new connection settings: tested on canary copy {canary} first; the live provider keeps its "
     "current settings unless the test passes",
 }
-_NEW_MODEL_ON_CANARY = (
-    "new, under new settings: tested as a copy under {canary}, written inactive, active once it passes"
-)
+_ON_CANARY = "{what}, under new settings: tested as a copy under {canary}, written inactive, active once it passes"
+_WHAT = {"new": "new", "activated": "becomes active", "new-settings": "new settings"}
 
 
 def gate_heading(plan: Plan) -> str | None:
@@ -112,7 +111,7 @@ def gate_lines(plan: Plan) -> list[str]:
     for test in plan.gate.tests:
         held = "testing" if test.kind == "provider" else "inactive"
         if test.kind == "model" and test.canary:
-            why = _NEW_MODEL_ON_CANARY.format(canary=test.canary)
+            why = _ON_CANARY.format(what=_WHAT[test.reason], canary=test.canary)
         else:
             why = _WHY[test.reason].format(held=held, canary=test.canary)
         found.append(f"{test.kind} {test.key}: {why}")
