@@ -182,6 +182,11 @@ def make_plan(
         limit=rate.limit,
         resetsAt=rate.reset,
     )
+    if cost.remaining is not None and cost.apply > cost.remaining:
+        warnings.append(
+            f"applying this plan costs {cost.apply} requests, more than the {cost.remaining} left in the registry's "
+            "rate-limit window: apply will wait for the next window when they run out (up to --max-wait)"
+        )
     plan = Plan(
         target=target,
         registry=registry,

@@ -272,7 +272,7 @@ def test_a_rotated_key_that_fails_on_the_canary_leaves_the_old_key_working_and_n
     assert "dpm-canary-live" not in statuses(watcher)
 
 
-def test_a_killed_gated_apply_leaves_a_canary_that_the_next_run_removes_and_ctrl_c_leaves_none(
+def test_a_killed_gated_apply_leaves_a_canary_that_the_next_run_removes_and_ctrl_c_or_sigterm_leave_none(
     setup: tuple[Path, dict[str, str], Watcher], fake: FakeProvider
 ) -> None:
     repo, env, watcher = setup
@@ -281,7 +281,7 @@ def test_a_killed_gated_apply_leaves_a_canary_that_the_next_run_removes_and_ctrl
     rotated = env | {"DPM_KEY": "sk-gate-next-key-93aa"}
     fake.api_key = "sk-gate-next-key-93aa"
 
-    for how in (signal.SIGKILL, signal.SIGINT):
+    for how in (signal.SIGKILL, signal.SIGINT, signal.SIGTERM):
         fake.mode, fake.delay = "slow", 30.0
         fake.seen.clear()
         process = subprocess.Popen(
@@ -300,7 +300,7 @@ def test_a_killed_gated_apply_leaves_a_canary_that_the_next_run_removes_and_ctrl
         _, err = process.communicate(timeout=60)
         fake.reset()
         fake.api_key = "sk-gate-next-key-93aa"
-        if how == signal.SIGINT:  # interrupted, dpm deletes its canary on the way out
+        if how != signal.SIGKILL:  # interrupted or terminated, dpm deletes its canary on the way out
             assert process.returncode != 0
             assert "dpm-canary-live" not in statuses(watcher), err.decode()
             continue
@@ -336,3 +336,23 @@ def test_a_saved_plan_records_the_gate_and_a_config_may_not_use_the_canary_prefi
     invalid = run_dpm("validate", cwd=repo, env=env)
     assert invalid.exit_code == 1
     assert "the prefix 'dpm-canary-' is reserved for the canary copies of a gated apply" in invalid.out
+
+
+def test_a_gate_that_costs_more_than_the_quota_left_says_so_in_the_plan(tmp_path: Path, fake: FakeProvider) -> None:
+    repo = tmp_path / "repo"
+    (repo / "providers.d").mkdir(parents=True)
+    (repo / "providers.d" / "wide.yaml").write_text(provider_file("wide", fake.url, ("m1", "m2", "m3", "m4", "m5")))
+    server = Server(tmp_path / "registry", rate_limit="12/900", outbound_allow="127.0.0.1").start()
+    try:
+        env = clean_environment(DPM_REGISTRY_URL=server.url, DPM_KEY=KEY, **ADMIN)
+        direct = run_dpm("plan", cwd=repo, env=env)
+        gated = run_dpm("plan", "--gate", cwd=repo, env=env)
+    finally:
+        server.stop()
+    assert "more than the" not in direct.out  # 3 requests to apply, within what is left
+    # 3 + an export, 6 tests and the final write = 11, of the 8 left after two plans
+    assert "applying it will cost 11, of 8 left in the registry's rate-limit window" in gated.out
+    assert (
+        "warning: applying this plan costs 11 requests, more than the 8 left in the registry's rate-limit window"
+        in gated.out
+    )

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 
 import click
@@ -104,8 +106,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The shell asking for completions (see dpm completion): click answers in bytes, which the scrubbed streams
         # refuse, and the answer holds only dpm's own commands, options and choices, since no config is read.
         return _run(argv)
-    with _scrubbed_output():
+    with _scrubbed_output(), _terminate_as_interrupt():
         return _run(argv)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, ``kill``) ends dpm as Ctrl-C does, so that what a run must tidy up on the way out
+    (a gated apply's canary copy) is tidied up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
 
 
 @contextlib.contextmanager

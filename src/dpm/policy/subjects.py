@@ -134,6 +134,8 @@ def _at_model(sources: Sources, provider: str, identifier: str) -> Locate:
 
 def change_subjects(plan: Plan, sources: Sources) -> Iterator[Subject]:
     for change in plan.changes:
+        if (change.provider or change.identifier).startswith(models.CANARY_PREFIX):
+            continue  # the removal of a leftover canary copy (dpm.engine.gate) is dpm's own housekeeping
         data = change_object(change)
         kind = KINDS[change.kind]
         yield Subject(
