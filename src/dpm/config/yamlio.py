@@ -8,9 +8,10 @@ alias bombs, runaway nesting and oversized files.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,15 +51,44 @@ class Document:
     key_marks: dict[Path, Position] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     secrets: dict[Path, Any] = field(default_factory=dict)  # filled by rendering: where each Secret stands
+    # Set while ``marks`` and ``key_marks`` hold only some positions (``keep_positions``): reads the rest again.
+    reread: Callable[[], tuple[dict[Path, Position], dict[Path, Position]]] | None = None
 
     def mark(self, path: Path, *, key: bool = False) -> Mark:
         """The position of ``path``, or of its nearest written ancestor when the path itself is absent."""
+        if self.reread is not None and path not in (self.key_marks if key else self.marks):
+            self.complete()
         table = self.key_marks if key else self.marks
         for end in range(len(path), -1, -1):
             found = table.get(path[:end]) or self.marks.get(path[:end])
             if found:
                 return Mark(self.file, *found)
         return Mark(self.file, 1, 1)
+
+    def complete(self) -> Document:
+        """The document with every position again, after ``keep_positions`` dropped most of them."""
+        if self.reread is not None:
+            self.marks, self.key_marks = self.reread()
+            self.reread = None
+        return self
+
+    def keep_positions(self, paths: Iterable[Path], text: str) -> None:
+        """Drop every position but those of ``paths``: a large config holds hundreds of thousands of them, and later
+        stages need only a few, or the rest for a problem, which reads ``text`` (the file's) again to find them."""
+        self.marks = {path: self.marks[path] for path in paths if path in self.marks}
+        self.key_marks = {}
+        self.reread = rereader(self.file, self.index, text)
+
+
+def rereader(name: str, index: int, text: str) -> Callable[[], tuple[dict[Path, Position], dict[Path, Position]]]:
+    """What finds the positions of the document ``index`` of the file ``name`` again, from its ``text``."""
+    return functools.partial(_positions, name, index, text)
+
+
+def _positions(name: str, index: int, text: str) -> tuple[dict[Path, Position], dict[Path, Position]]:
+    documents, _ = load_documents(name, text)
+    found = next(document for document in documents if document.index == index)
+    return found.marks, found.key_marks
 
 
 class _Problems(Exception):

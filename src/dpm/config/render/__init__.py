@@ -48,12 +48,14 @@ class _EnvNamespace:
         self._environ = environ
         self._secrets = secrets
         self._secret_names = secret_names
+        self.read: set[str] = set()  # every name read, for the compile cache: what a file's documents depend on
 
     def __getattr__(self, name: str) -> Any:
         return self[name]
 
     def __getitem__(self, name: str) -> Any:
         _check_name("env", name)
+        self.read.add(name)
         if name in self._secret_names:
             return self._secrets[name]
         if name in self._environ:
@@ -108,10 +110,15 @@ class Renderer:
     def __post_init__(self) -> None:
         self._jinja = environment()
         self._secrets = _SecretNamespace(self.environ)
-        env = _EnvNamespace(self.environ, self._secrets, self.secret_names)
-        self._context = {"vars": self.vars, "env": env, "secret": self._secrets}
+        self._env = _EnvNamespace(self.environ, self._secrets, self.secret_names)
+        self._context = {"vars": self.vars, "env": self._env, "secret": self._secrets}
         self._compiled: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
         self._expressions: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+    def env_reads(self) -> set[str]:
+        """The ``env`` names read since the last call: the environment values what was rendered depends on."""
+        read, self._env.read = self._env.read, set()
+        return read
 
     def render(self, document: Document) -> tuple[Document, list[Diagnostic]]:
         problems: list[Diagnostic] = []
