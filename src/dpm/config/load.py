@@ -104,9 +104,10 @@ def _load_one(loaded: Loaded, name: str, raw: bytes) -> None:
     loaded.diagnostics += problems
 
 
-def documents_of(name: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
-    """The documents of a config file's ``text``; a file that holds none is a problem."""
-    documents, problems = load_documents(name, text)
+def documents_of(name: str, text: str, *, positions: bool = True) -> tuple[list[Document], list[Diagnostic]]:
+    """The documents of a config file's ``text``; a file that holds none is a problem. ``positions`` as for
+    ``load_documents``."""
+    documents, problems = load_documents(name, text, positions=positions)
     if not documents and not problems:
         hint = "add a document (kind: Provider or kind: ProviderTemplate) or delete the file"
         problems = [Diagnostic.error("empty-file", "file holds no documents", Mark(name, 1, 1), hint=hint)]

@@ -105,7 +105,8 @@ class _FileResult:
 
 
 def _compile_file(name: str, text: str, renderer: Renderer) -> _FileResult:
-    documents, problems = documents_of(name, text)
+    # A templated provider's problems point anywhere in its few lines, and compiling finds more: all positions.
+    documents, problems = documents_of(name, text, positions="fromTemplate" not in text)
     renderer.env_reads()
     rendered = []
     for document in documents:
@@ -120,7 +121,7 @@ def _compile_file(name: str, text: str, renderer: Renderer) -> _FileResult:
     failed = {(p.file, p.line, p.column) for p in problems if p.code == "expression"}
     problems += [p for p in found if (p.file, p.line, p.column) not in failed]
     for item in checked:
-        if "fromTemplate" not in item.data:  # a templated provider's problems point anywhere in its few lines
+        if "fromTemplate" not in item.data and item.document.reread is None:  # all positions were read
             item.document.keep_positions(_kept_paths(item.document), text)
     return _FileResult(len(documents), checked, problems, env, cacheable)
 

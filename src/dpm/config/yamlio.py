@@ -21,6 +21,32 @@ from dpm.values import Diagnostic, Mark, Path
 
 # libyaml composes several times faster; the pure-Python loader behaves the same where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVED_LIMIT = 100_000
+
+
+class _Reader(_Loader):  # type: ignore[misc,valid-type]
+    """The loader, with the implicit type of each plain scalar's text remembered: a config repeats ``true``, ``USD``
+    and its numbers thousands of times, and finding the type (a regular expression per candidate) is a third of
+    parsing with libyaml. Plain YAML has no path resolvers, so the hooks for them do nothing."""
+
+    _resolved: dict[tuple[Any, Any, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            if len(self._resolved) > _RESOLVED_LIMIT:
+                self._resolved.clear()
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -51,6 +77,8 @@ class Document:
     key_marks: dict[Path, Position] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     secrets: dict[Path, Any] = field(default_factory=dict)  # filled by rendering: where each Secret stands
+    # The path of every string value that holds ``${``, in document order: what rendering needs to look at.
+    expressions: list[Path] | None = None
     # Set while ``marks`` and ``key_marks`` hold only some positions (``keep_positions``): reads the rest again.
     reread: Callable[[], tuple[dict[Path, Position], dict[Path, Position]]] | None = None
 
@@ -113,16 +141,24 @@ def read_text(name: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
         return None, [Diagnostic.error("encoding", message, Mark(name, line, column), hint=hint)]
 
 
-def load_documents(name: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
-    """Every non-empty document in ``text``, with positions; syntax errors become diagnostics."""
+def load_documents(name: str, text: str, *, positions: bool = True) -> tuple[list[Document], list[Diagnostic]]:
+    """Every non-empty document in ``text``, with positions; syntax errors become diagnostics.
+
+    Without ``positions``, a document records only the few that compiling needs (its own, each model's identifier,
+    each ``${{ }}`` expression's) and reads ``text`` again for any other (``Document.mark``): building the rest for
+    every value costs as much as parsing, and a valid config never shows them.
+    """
     documents: list[Document] = []
-    loader = _Loader(text)
+    loader = _Reader(text)
     try:
         index = 0
         while loader.check_node():
             node = loader.get_node()
             if node is not None and not _is_null(node):
-                documents.append(_build(name, index, loader, node, aliases="*" in text))
+                document = _build(name, index, loader, node, aliases="*" in text, positions=positions)
+                if not positions:
+                    document.reread = rereader(name, index, text)
+                documents.append(document)
             index += 1
         return documents, [problem for document in documents for problem in document.problems]
     except yaml.MarkedYAMLError as exc:
@@ -163,11 +199,15 @@ def _position(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, aliases: bool) -> Document:
+def _build(
+    name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, *, aliases: bool, positions: bool
+) -> Document:
     if aliases:
         _check_expansion(name, root)
-    document = Document(name, index, None)
-    builder = _Builder(name, loader, document)
+    document = Document(name, index, None, expressions=[])
+    builder = _Builder(name, loader, document, positions)
+    if not positions:
+        document.marks[()] = _position(root)
     document.data = builder.value(root, (), 0)
     document.problems = builder.problems
     return document
@@ -217,26 +257,32 @@ def _too_deep(name: str, node: yaml.Node) -> Diagnostic:
 
 
 class _Builder:
-    def __init__(self, name: str, loader: yaml.SafeLoader, document: Document) -> None:
+    def __init__(self, name: str, loader: yaml.SafeLoader, document: Document, positions: bool = True) -> None:
         self.name = name
         self.loader = loader
         self.document = document
+        self.positions = positions
         self.problems: list[Diagnostic] = []
-        self.written: set[Path] = set()
         self.first_written: dict[int, int] = {}
         self.reported: set[int] = set()  # nodes already reported: an alias reaches a node again
 
     def value(self, node: yaml.Node, path: Path, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise _Problems(_too_deep(self.name, node))
-        self.document.marks.setdefault(path, _position(node))
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            self.known_tag(node)  # the collection is read as written either way: its values are still checked
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self.scalar(node)
+        if self.positions:
+            self.document.marks.setdefault(path, _position(node))
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            value = self.scalar(node)
+            if type(value) is str and "${" in value:
+                self.document.expressions.append(path)  # type: ignore[union-attr]
+                if not self.positions:
+                    self.document.marks.setdefault(path, _position(node))  # where an expression's problem points
+            return value
+        self.known_tag(node)  # the collection is read as written either way: its values are still checked
+        if kind is yaml.MappingNode:
+            return self.mapping(node, path, depth)  # type: ignore[arg-type]
+        return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
 
     def scalar(self, node: yaml.Node) -> Any:
         # Straight to the tag's constructor: construct_object's bookkeeping is for graphs this builder walks itself.
@@ -281,6 +327,8 @@ class _Builder:
             self.first_written[id(node)] = len(node.value) - written
         first_written = self.first_written[id(node)]
         result: dict[str, Any] = {}
+        written: dict[str, yaml.Node] = {}
+        model = not self.positions and len(path) == 2 and path[0] == "models"  # where a model's identifier is
         for position, (key_node, value_node) in enumerate(node.value):
             key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
@@ -289,15 +337,18 @@ class _Builder:
                 self.problems.append(Diagnostic.error("yaml-key", message, _mark(self.name, key_node)))
                 continue
             child = (*path, key)
-            if position >= first_written and child in self.written:
-                first_line = self.document.key_marks[child][0]
+            if position >= first_written and key in written:
+                first_line = _position(written[key])[0]
                 message = f"duplicate key '{key}' (first defined at line {first_line})"
                 where = _mark(self.name, key_node)
                 self.problems.append(Diagnostic.error("duplicate-key", message, where, hint="remove one of them"))
                 continue
             if position >= first_written:
-                self.written.add(child)
-            self.document.key_marks[child] = _position(key_node)
+                written[key] = key_node
+            if self.positions:
+                self.document.key_marks[child] = _position(key_node)
+            elif model and key == "identifier":
+                self.document.marks[child] = _position(value_node)
             result[key] = self.value(value_node, child, depth + 1)
         return result
 

@@ -123,8 +123,29 @@ class Renderer:
     def render(self, document: Document) -> tuple[Document, list[Diagnostic]]:
         problems: list[Diagnostic] = []
         secrets: dict[Path, Secret] = {}
-        data = self._walk(document, document.data, (), problems, secrets)
+        if document.expressions is None:
+            data = self._walk(document, document.data, (), problems, secrets)
+        else:
+            data = self._at_paths(document, problems, secrets)
         return replace(document, data=data, secrets=secrets), problems
+
+    def _at_paths(self, document: Document, problems: list[Diagnostic], secrets: dict[Path, Secret]) -> Any:
+        """The document's data with each string the reader listed (``Document.expressions``) rendered: only the
+        containers on the way to one are copied, the rest is shared with the document as read."""
+        assert document.expressions is not None
+        copies: dict[Path, Any] = {(): _shallow(document.data)}
+        for path in document.expressions:
+            for end in range(1, len(path)):
+                if path[:end] not in copies:
+                    parent = copies[path[: end - 1]]
+                    copies[path[:end]] = parent[path[end - 1]] = _shallow(parent[path[end - 1]])
+            parent = copies[path[:-1]] if path else None
+            value = parent[path[-1]] if parent is not None else document.data
+            rendered = self._walk(document, value, path, problems, secrets)
+            if parent is None:
+                return rendered
+            parent[path[-1]] = rendered
+        return copies[()]
 
     def _walk(
         self, document: Document, value: Any, path: Path, problems: list[Diagnostic], secrets: dict[Path, Secret]
@@ -229,6 +250,10 @@ class Renderer:
             return _native(value)
 
         return lookup
+
+
+def _shallow(value: Any) -> Any:
+    return value.copy() if isinstance(value, dict | list) else value
 
 
 def _native(value: Any) -> Any:
