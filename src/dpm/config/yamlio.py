@@ -24,7 +24,7 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVED_LIMIT = 100_000
 
 
-class _Reader(_Loader):  # type: ignore[misc,valid-type]
+class _Reader(_Loader):  # type: ignore[misc]
     """The loader, with the implicit type of each plain scalar's text remembered: a config repeats ``true``, ``USD``
     and its numbers thousands of times, and finding the type (a regular expression per candidate) is a third of
     parsing with libyaml. Plain YAML has no path resolvers, so the hooks for them do nothing."""
@@ -321,10 +321,10 @@ class _Builder:
         # flatten_mapping puts merged pairs first; a written key may override those, but not another written key.
         # A node reached again through an alias is already flattened, so remember where its written keys start.
         if id(node) not in self.first_written:
-            written = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
-            if written < len(node.value):
+            own = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
+            if own < len(node.value):
                 self.loader.flatten_mapping(node)
-            self.first_written[id(node)] = len(node.value) - written
+            self.first_written[id(node)] = len(node.value) - own
         first_written = self.first_written[id(node)]
         result: dict[str, Any] = {}
         written: dict[str, yaml.Node] = {}
