@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -129,6 +128,8 @@ class CompileCache:
             return
         # The entries of files this run did not read stay while those files exist: runs over other paths use them.
         self._lines = {d: line for d, line in self._lines.items() if d in self._used or _exists(line)}
+        import tempfile  # noqa: PLC0415 - only a run that writes needs it, and it costs a warm run's start-up
+
         temporary = None
         try:
             fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".jsonl")  # mode 0600
