@@ -106,7 +106,7 @@ class _FileResult:
 
 def _compile_file(name: str, text: str, renderer: Renderer) -> _FileResult:
     # A templated provider's problems point anywhere in its few lines, and compiling finds more: all positions.
-    documents, problems = documents_of(name, text, positions="fromTemplate" not in text)
+    documents, problems = documents_of(name, text, positions="fromTemplate" in text)
     renderer.env_reads()
     rendered = []
     for document in documents:

@@ -155,7 +155,7 @@ def load_documents(name: str, text: str, *, positions: bool = True) -> tuple[lis
         while loader.check_node():
             node = loader.get_node()
             if node is not None and not _is_null(node):
-                document = _build(name, index, loader, node, aliases="*" in text, positions=positions)
+                document = _build(name, index, loader, node, text=text, positions=positions)
                 if not positions:
                     document.reread = rereader(name, index, text)
                 documents.append(document)
@@ -199,13 +199,11 @@ def _position(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(
-    name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, *, aliases: bool, positions: bool
-) -> Document:
-    if aliases:
+def _build(name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, *, text: str, positions: bool) -> Document:
+    if "*" in text:
         _check_expansion(name, root)
     document = Document(name, index, None, expressions=[])
-    builder = _Builder(name, loader, document, positions)
+    builder = _Builder(name, loader, document, positions=positions, merges="<<" in text)
     if not positions:
         document.marks[()] = _position(root)
     document.data = builder.value(root, (), 0)
@@ -257,11 +255,14 @@ def _too_deep(name: str, node: yaml.Node) -> Diagnostic:
 
 
 class _Builder:
-    def __init__(self, name: str, loader: yaml.SafeLoader, document: Document, positions: bool = True) -> None:
+    def __init__(
+        self, name: str, loader: yaml.SafeLoader, document: Document, *, positions: bool = True, merges: bool = True
+    ) -> None:
         self.name = name
         self.loader = loader
         self.document = document
         self.positions = positions
+        self.merges = merges  # without a "<<" in the text, no mapping needs flattening
         self.problems: list[Diagnostic] = []
         self.first_written: dict[int, int] = {}
         self.reported: set[int] = set()  # nodes already reported: an alias reaches a node again
@@ -320,12 +321,12 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         # flatten_mapping puts merged pairs first; a written key may override those, but not another written key.
         # A node reached again through an alias is already flattened, so remember where its written keys start.
-        if id(node) not in self.first_written:
+        if self.merges and id(node) not in self.first_written:
             own = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
             if own < len(node.value):
                 self.loader.flatten_mapping(node)
             self.first_written[id(node)] = len(node.value) - own
-        first_written = self.first_written[id(node)]
+        first_written = self.first_written.get(id(node), 0) if self.merges else 0
         result: dict[str, Any] = {}
         written: dict[str, yaml.Node] = {}
         model = not self.positions and len(path) == 2 and path[0] == "models"  # where a model's identifier is
