@@ -23,11 +23,15 @@ import json
 import logging
 import os
 import stat
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from dpm import __version__
+from dpm.config import render, yamlio
 
 DIRECTORY = Path(".dpm") / "cache"
 FORMAT = 1  # bump when what an entry holds, or how dpm reads it, changes
@@ -37,8 +41,12 @@ log = logging.getLogger("dpm.cache")
 
 
 def run_key(variables: Mapping[str, Any], environment: str | None) -> bytes:
-    """What every entry of a run depends on: dpm's version and the cache's format, the environment, the vars."""
-    parts = (str(FORMAT), __version__, environment or "", json.dumps(variables, sort_keys=True, default=repr))
+    """What every entry of a run depends on: dpm's version and the cache's format, those of Python and of the
+    libraries that read, render and check a file (their messages are in the diagnostics), the environment, the
+    vars."""
+    libraries = f"{sys.version} {yamlio.LIBRARY} {render.LIBRARY} pydantic {pydantic.VERSION}"
+    variables_text = json.dumps(variables, sort_keys=True, default=repr)
+    parts = (str(FORMAT), __version__, libraries, environment or "", variables_text)
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).digest()
 
 

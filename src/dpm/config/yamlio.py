@@ -21,6 +21,7 @@ from dpm.values import Diagnostic, Mark, Path
 
 # libyaml composes several times faster; the pure-Python loader behaves the same where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LIBRARY = f"pyyaml {yaml.__version__} {'libyaml' if _Loader is not yaml.SafeLoader else 'python'}"  # for cache keys
 _RESOLVED_LIMIT = 100_000
 
 

@@ -27,6 +27,7 @@ from dpm.errors import RenderError
 from dpm.resources.rules import did_you_mean
 from dpm.values import Diagnostic, Path, Secret
 
+LIBRARY = f"jinja2 {jinja2.__version__}"  # for the compile cache's keys: its messages reach diagnostics
 ENV_PREFIX = "DPM_"
 # dpm's own credentials for the registry: no expression may read them, as env or as secret (a provider built with
 # them would hand the registry's admin password to whatever endpoint a pull request names).
