@@ -29,6 +29,9 @@ _KINDS: dict[str, type[BaseModel]] = {
     kind.__name__: kind
     for kind in (models.ProviderDocument, models.TemplatedProviderDocument, models.ProviderTemplateDocument)
 }
+_KIND_NAMES = {
+    kind: "ProviderTemplate" if kind is models.ProviderTemplateDocument else "Provider" for kind in _KINDS.values()
+}
 # A YAML tag can build values that JSON would not give back as they were (a date, a set, ordered pairs): a file
 # that may hold one, a '!' where a tag could start, is compiled every time.
 _MAY_HOLD_TAG = re.compile(r"(?:^|[\s\[{,:-])!|%TAG", re.MULTILINE)
@@ -157,7 +160,6 @@ def _entry_text(result: _FileResult) -> str | None:
                 "index": document.index,
                 "kind": item.kind.__name__,
                 "value": item.data,
-                "data": document.data,
                 "secrets": secrets,
                 "marks": [[*path, *at] for path, at in document.marks.items()],
                 "key_marks": [[*path, *at] for path, at in document.key_marks.items()] if complete else None,
@@ -198,24 +200,37 @@ def _from_entry(entry: Any, source: _Source, renderer: Renderer) -> _FileResult 
 
 
 def _checked(item: dict[str, Any], source: _Source, renderer: Renderer) -> Checked:
+    """A document from its entry. Its ``data`` is its checked value with ``kind`` and its secrets: what later
+    stages read of it (``kind``, ``fromTemplate``, the models' identifiers) reads the same as the data as
+    written, and the entry need not keep both."""
     assert source.text is not None
-    data = item["data"]
+    kind = _KINDS[item["kind"]]
+    value = item["value"]
+    copies: dict[Path, Any] = {(): {"kind": _KIND_NAMES[kind], **value}}  # ``value`` itself stays as checked
     secrets: dict[Path, Any] = {}
-    for path, names, expression in item["secrets"]:
+    for written, names, expression in item["secrets"]:
         secret = renderer.render_string(expression)  # from this run's environment
         if not isinstance(secret, Secret) or list(secret.names) != names:
             raise ValueError("the secret's expression no longer gives that secret")
-        target = data
-        for part in path[:-1]:
-            target = target[part]
-        target[path[-1]] = secret
-        secrets[tuple(path)] = secret
+        path = tuple(written)
+        for end in range(1, len(path)):
+            if path[:end] not in copies:
+                parent = copies[path[: end - 1]]
+                copies[path[:end]] = parent[path[end - 1]] = _shallow(parent[path[end - 1]])
+        copies[path[:-1]][path[-1]] = secret
+        secrets[path] = secret
     renderer.env_reads()
     marks = {tuple(row[:-2]): (row[-2], row[-1]) for row in item["marks"]}
     complete = item["key_marks"] is not None
     key_marks = {tuple(row[:-2]): (row[-2], row[-1]) for row in item["key_marks"]} if complete else {}
     index = int(item["index"])
-    document = Document(source.name, index, data, marks, key_marks, [], secrets)
+    document = Document(source.name, index, copies[()], marks, key_marks, [], secrets)
     if not complete:
         document.reread = rereader(source.name, index, source.text)
-    return Checked(document, _KINDS[item["kind"]], item["value"])
+    return Checked(document, kind, value)
+
+
+def _shallow(value: Any) -> Any:
+    if not isinstance(value, dict | list):
+        raise TypeError("a secret's path runs through a value that holds none")
+    return value.copy()
