@@ -197,6 +197,19 @@ def test_where_the_cache_cannot_be_made_dpm_runs_uncached(tmp_path: Path, dpm: R
     (tmp_path / ".dpm" / "cache").chmod(0o755)
     assert compiled(config, environ).valid
     assert list((tmp_path / ".dpm" / "cache").iterdir()) == []
+    # A symbolic link, as a checkout may hold one, is not followed: the private directory it names stays empty.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    shutil.rmtree(tmp_path / ".dpm")
+    (tmp_path / ".dpm").symlink_to(elsewhere)
+    assert compiled(config, environ).valid
+    assert list(elsewhere.iterdir()) == []
+    (tmp_path / ".dpm").unlink()
+    (tmp_path / ".dpm").mkdir()
+    (elsewhere / "cache").mkdir(mode=0o700)
+    (tmp_path / ".dpm" / "cache").symlink_to(elsewhere / "cache")
+    assert compiled(config, environ).valid
+    assert list(elsewhere.rglob("*.jsonl")) == []
 
 
 def test_positions_dropped_after_a_file_are_found_again_for_later_problems(tmp_path: Path) -> None:

@@ -91,14 +91,17 @@ class CompileCache:
         """The cache in ``root/.dpm/cache``, made private if missing; off when it cannot be made, is not dpm's own
         private directory, or cannot be written."""
         directory = root / DIRECTORY
+        # A checkout can hold a symbolic link here (to anywhere), or a directory with git's modes: neither is used.
         try:
             _private_dir(directory.parent)
+            if directory.parent.is_symlink():
+                raise NotADirectoryError(f"{directory.parent} is a symbolic link")
             _private_dir(directory)
-            info = directory.stat()
+            info = directory.lstat()
         except OSError as exc:
             log.debug("compile cache off: %s cannot be made (%s)", directory, exc.strerror or exc)
             return cls.off()
-        if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
             log.debug("compile cache off: %s is not a private directory of this user", directory)
             return cls.off()
         if not os.access(directory, os.W_OK | os.X_OK):
