@@ -25,6 +25,11 @@ LIBRARY = f"pyyaml {yaml.__version__} {'libyaml' if _Loader is not yaml.SafeLoad
 _RESOLVED_LIMIT = 100_000
 
 
+_CONSTRUCTED: dict[tuple[str, str], Any] = {}  # plain scalars' values by tag and text, across files
+_UNKNOWN = object()
+_IMMUTABLE = frozenset({bool, int, float, type(None)})
+
+
 class _Reader(_Loader):  # type: ignore[misc]
     """The loader, with the implicit type of each plain scalar's text remembered: a config repeats ``true``, ``USD``
     and its numbers thousands of times, and finding the type (a regular expression per candidate) is a third of
@@ -290,10 +295,19 @@ class _Builder:
         # Straight to the tag's constructor: construct_object's bookkeeping is for graphs this builder walks itself.
         if node.tag == _STR_TAG:
             return node.value
+        key = (node.tag, node.value)
+        known = _CONSTRUCTED.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
         if not self.known_tag(node):
             return node.value  # kept as the written text, so the rest of the document is still checked
         try:
-            return self.loader.yaml_constructors[node.tag](self.loader, node)
+            value = self.loader.yaml_constructors[node.tag](self.loader, node)
+            if type(value) in _IMMUTABLE:  # true, 8192 and 0.0015 recur thousands of times in a large config
+                if len(_CONSTRUCTED) > _RESOLVED_LIMIT:
+                    _CONSTRUCTED.clear()
+                _CONSTRUCTED[key] = value
+            return value
         except (ValueError, TypeError, OverflowError, yaml.YAMLError):
             # e.g. ``!!int abc`` or ``!!binary`` that is not base64: the tag and the text disagree
             shown = node.value if len(node.value) <= _SHOWN_CHARACTERS else node.value[:_SHOWN_CHARACTERS] + "…"
