@@ -18,14 +18,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 from dpm import redaction
+from dpm.config import prepare
+from dpm.config.cache import CompileCache
 from dpm.config.compile import DesiredState, compile_state
-from dpm.config.load import load
+from dpm.config.load import read_sources
 from dpm.config.project import Project, load_project
 from dpm.config.render import Renderer
-from dpm.config.validate import check_documents
 from dpm.engine import apply, gate, payload, rollout, targets, upstream
 from dpm.engine.diff import diff, kept
 from dpm.engine.drift import DriftReport, detect
@@ -96,27 +98,27 @@ def compile_config(
     environ: Mapping[str, str] | None = None,
     stdin: BinaryIO | None = None,
     waivers: bool = True,
+    cache: bool = False,
 ) -> CompiledConfig:
-    """Load, render, validate and compile the config that ``paths`` name. Needs no network."""
+    """Load, render, validate and compile the config that ``paths`` name. Needs no network.
+
+    With ``cache``, each file's rendered and validated documents are kept in, and taken from, the compile cache
+    under the project's ``.dpm/`` (see ``dpm.config.cache``); the result is the same either way.
+    """
     project, problems = load_project(paths, environment, variables)
-    loaded = load(paths, stdin)
-    problems += loaded.diagnostics
-    renderer = Renderer(project.vars, os.environ if environ is None else environ, frozenset(loaded.secret_names))
-    rendered = []
-    for document in loaded.documents:
-        result, found = renderer.render(document)
-        rendered.append(result)
-        problems += found
-    checked, found = check_documents(rendered)
-    # A value whose expression failed is still the raw expression; its schema error would only repeat the first.
-    failed = {(p.file, p.line, p.column) for p in problems if p.code == "expression"}
-    problems += [p for p in found if (p.file, p.line, p.column) not in failed]
-    state, found = compile_state(checked, require_secrets=require_secrets)
+    sources, found = read_sources(paths, stdin)
     problems += found
-    guard = Guard.load(project, checked, waivers=waivers)
+    decoded, secret_names = prepare.secret_names(sources)
+    renderer = Renderer(project.vars, os.environ if environ is None else environ, secret_names)
+    store = CompileCache.under(project.root or Path.cwd(), environment) if cache else CompileCache.off()
+    prepared = prepare.prepare(decoded, renderer, store, variables=project.vars, environment=environment)
+    problems += prepared.diagnostics
+    state, found = compile_state(prepared.checked, require_secrets=require_secrets)
+    problems += found
+    guard = Guard.load(project, prepared.checked, waivers=waivers)
     problems += guard.check_config(state)
     problems.sort(key=Diagnostic.sort_key)
-    return CompiledConfig(project, state, loaded.files, len(loaded.documents), problems, guard)
+    return CompiledConfig(project, state, prepared.files, prepared.documents, problems, guard)
 
 
 # ── desired + live → plan ────────────────────────────────────────────────────────────────────────────────────────

@@ -115,7 +115,7 @@ def test_non_finite_prices_are_validate_errors_and_never_reach_the_registry(tmp_
         code, output, _ = _wait_and_measure(["plan", "--registry", "embedded", "acme.yaml"], tmp_path)
         assert code == 1, price
         assert "Input should be a finite number" in output
-        assert not (tmp_path / ".dpm").exists()  # refused before the embedded registry was started
+        assert not (tmp_path / ".dpm" / "registry.db").exists()  # refused before the embedded registry was started
     (tmp_path / "acme.yaml").write_text(PROVIDER.replace("PRICE", "1e400"))  # YAML 1.1 reads this as a string
     code, output, _ = _wait_and_measure(["validate", "acme.yaml"], tmp_path)
     assert code == 1

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import difflib
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from dpm.commands.options import DEFAULT_PATH
 from dpm.config.keyorder import document_shape, file_shapes
-from dpm.config.layout import Formatted, format_text
 from dpm.config.load import STDIN, display_name, layout_files
 from dpm.errors import UsageError
 from dpm.reports.diagnostics import TextReporter
+
+if TYPE_CHECKING:
+    from dpm.config.layout import Formatted
 
 STDIN_NAME = "<stdin>"
 
@@ -51,6 +54,9 @@ def fmt(*, paths: tuple[str, ...], check: bool, show_diff: bool) -> int:
 
 
 def _format(path: str) -> list[Formatted]:
+    # ruamel.yaml is loaded by this command alone: every other command starts without it.
+    from dpm.config.layout import format_text  # noqa: PLC0415
+
     if path == STDIN:
         return [format_text(STDIN_NAME, sys.stdin.buffer.read(), document_shape)]
     return [format_text(display_name(file), file.read_bytes(), file_shapes(file)) for file in layout_files([path])]

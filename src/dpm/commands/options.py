@@ -48,6 +48,7 @@ class ConfigArgs:
     variables: tuple[str, ...]
     require_secrets: bool
     waivers: bool = True
+    cache: bool = True
 
     def compile(self) -> CompiledConfig:
         with kept_for_the_process():
@@ -58,6 +59,7 @@ class ConfigArgs:
                 require_secrets=self.require_secrets,
                 stdin=sys.stdin.buffer,
                 waivers=self.waivers,
+                cache=self.cache,
             )
 
     def compile_valid(self) -> CompiledConfig | None:
@@ -117,16 +119,21 @@ def _collect(
     return decorate
 
 
-def _config_args(
-    paths: tuple[str, ...], environment: str | None, variables: tuple[str, ...], require: bool, no_waivers: bool
+def _config_args(  # noqa: PLR0917 - one parameter per option, in the order declared
+    paths: tuple[str, ...],
+    environment: str | None,
+    variables: tuple[str, ...],
+    require: bool,
+    no_waivers: bool,
+    no_cache: bool,
 ) -> Any:
-    return ConfigArgs(tuple(paths), environment, tuple(variables), require, not no_waivers)
+    return ConfigArgs(tuple(paths), environment, tuple(variables), require, not no_waivers, not no_cache)
 
 
 config_options = _collect(
     "config",
     _config_args,
-    ("paths", "environment", "variables", "require_secrets", "no_waivers"),
+    ("paths", "environment", "variables", "require_secrets", "no_waivers", "no_cache"),
     [
         click.argument("paths", nargs=-1, metavar="[PATH]..."),
         click.option("--env", "environment", metavar="NAME", help="Read vars from environments/NAME.yaml."),
@@ -135,6 +142,13 @@ config_options = _collect(
             "--require-secrets", is_flag=True, help="Treat a secret missing from the environment as an error."
         ),
         click.option("--no-waivers", is_flag=True, help="Ignore policy waivers: show what they hide, as it is."),
+        click.option(
+            "--no-cache",
+            is_flag=True,
+            help="Compile every file afresh, without the compile cache in .dpm/cache/ (which keeps each file's "
+            "checked documents, never a secret's value, and is used only while the file, the vars, the env values "
+            "it reads and dpm's version are unchanged).",
+        ),
     ],
 )
 

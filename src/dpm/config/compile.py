@@ -76,18 +76,18 @@ class _Compiler:
 
     def compile(self, checked: Sequence[Checked]) -> None:
         for item in checked:
-            if isinstance(item.value, models.ProviderTemplateDocument):
+            if item.kind is models.ProviderTemplateDocument:
                 self.add_template(item)
         for item in checked:
-            if isinstance(item.value, models.ProviderDocument):
+            if item.kind is models.ProviderDocument:
                 self.check_secrets(item.document, allowed=lambda path: path[:2] == ("authConfig", "fields"))
-                self.add_provider(item.document, _put(_dump(item.value), item.document.secrets))
-            elif isinstance(item.value, models.TemplatedProviderDocument):
+                self.add_provider(item.document, _put(item.data, item.document.secrets))
+            elif item.kind is models.TemplatedProviderDocument:
                 self.add_templated(item)
 
     def add_template(self, item: Checked) -> None:
         document = item.document
-        data = _dump(item.value)
+        data = _put(item.data, {})
         name = data["name"]
         # The registry seals a template's credential fields just as a provider's.
         self.check_secrets(
@@ -114,23 +114,22 @@ class _Compiler:
         self.state.origins[identifier] = document.mark(())
 
     def add_templated(self, item: Checked) -> None:
-        document = item.document
-        value = item.value
-        assert isinstance(value, models.TemplatedProviderDocument)
+        document = item.document.complete()  # its problems point into customizations: every position is needed
+        value = item.data
         self.check_secrets(
             document,
             allowed=lambda path: (
                 path[0] == "customizations" and len(path) == 2 and path[1] not in templates.TOP_LEVEL_CUSTOMIZATIONS
             ),
         )
-        template = self.resolve_template(document, value.fromTemplate)
+        template = self.resolve_template(document, value["fromTemplate"])
         if template is None:
             return
-        customizations = _put(value.customizations, _under(("customizations",), document.secrets))
-        built = templates.apply_template(template, value.identifier, value.name, customizations)
+        customizations = _put(value["customizations"], _under(("customizations",), document.secrets))
+        built = templates.apply_template(template, value["identifier"], value["name"], customizations)
         view = _templated_view(document, built)
         checked, problems = check_schema(models.ProviderDocument, view, {"kind": "Provider", **built})
-        prefix = f"built from template '{value.fromTemplate}': "
+        prefix = f"built from template '{value['fromTemplate']}': "
         self.problems += [_prefixed(p, prefix) for p in problems]
         if checked is None:
             return
@@ -138,7 +137,7 @@ class _Compiler:
         self.problems += [_prefixed(p, prefix) for p in rule_diagnostics(view, (), violations)]
         if violations:
             return
-        self.state.built_from[value.identifier] = value.fromTemplate
+        self.state.built_from[value["identifier"]] = value["fromTemplate"]
         self.add_provider(document, _put(_dump(checked), dict(_secrets_in(built))))
 
     def resolve_template(self, document: Document, ref: str) -> dict[str, Any] | None:
@@ -199,13 +198,20 @@ def _secrets_in(value: Any) -> Iterator[tuple[Path, Secret]]:
 
 
 def _put(checked: Any, secrets: dict[Path, Secret]) -> Any:
-    """``checked`` (validated with secrets hidden) with each ``Secret`` put back at its path, in place."""
+    """``checked`` (validated with secrets hidden) with each ``Secret`` put back at its path. The containers on the
+    way to a secret, and the top one, are copies: ``checked`` itself stays as the validator (or the cache) left it."""
+    copies: dict[Path, Any] = {(): _shallow(checked)}
     for path, secret in secrets.items():
-        target = checked
-        for part in path[:-1]:
-            target = target[part]
-        target[path[-1]] = secret
-    return checked
+        for end in range(1, len(path)):
+            if path[:end] not in copies:
+                parent = copies[path[: end - 1]]
+                copies[path[:end]] = parent[path[end - 1]] = _shallow(parent[path[end - 1]])
+        copies[path[:-1]][path[-1]] = secret
+    return copies[()]
+
+
+def _shallow(value: Any) -> Any:
+    return value.copy() if isinstance(value, dict | list) else value
 
 
 def _under(prefix: Path, secrets: dict[Path, Secret]) -> dict[Path, Secret]:

@@ -67,7 +67,18 @@ def _is_config_file(path: Path) -> bool:
 
 def load(paths: Sequence[str], stdin: BinaryIO | None = None) -> Loaded:
     """Read every config file that ``paths`` name (``-`` is standard input) into documents."""
-    loaded = Loaded()
+    sources, problems = read_sources(paths, stdin)
+    loaded = Loaded(diagnostics=problems)
+    for name, raw in sources:
+        _load_one(loaded, name, raw)
+    return loaded
+
+
+def read_sources(
+    paths: Sequence[str], stdin: BinaryIO | None = None
+) -> tuple[list[tuple[str, bytes]], list[Diagnostic]]:
+    """The name and bytes of every config file that ``paths`` name (``-`` is standard input)."""
+    problems: list[Diagnostic] = []
     sources: list[tuple[str, bytes]] = []
     for text in paths:
         if text == STDIN:
@@ -77,10 +88,8 @@ def load(paths: Sequence[str], stdin: BinaryIO | None = None) -> Loaded:
         else:
             sources += [(display_name(p), p.read_bytes()) for p in config_files([text])]
             if Path(text).is_dir() and not any(_is_config_file(p) for p in Path(text).iterdir()):
-                loaded.diagnostics.append(Diagnostic.error("no-files", f"{text} holds no *.yaml or *.yml files", None))
-    for name, raw in sources:
-        _load_one(loaded, name, raw)
-    return loaded
+                problems.append(Diagnostic.error("no-files", f"{text} holds no *.yaml or *.yml files", None))
+    return sources, problems
 
 
 def _load_one(loaded: Loaded, name: str, raw: bytes) -> None:
@@ -90,14 +99,19 @@ def _load_one(loaded: Loaded, name: str, raw: bytes) -> None:
     if text is None:
         return
     loaded.secret_names |= secret_reads(text)
-    documents, problems = load_documents(name, text)
+    documents, problems = documents_of(name, text)
     loaded.documents += documents
     loaded.diagnostics += problems
+
+
+def documents_of(name: str, text: str, *, positions: bool = True) -> tuple[list[Document], list[Diagnostic]]:
+    """The documents of a config file's ``text``; a file that holds none is a problem. ``positions`` as for
+    ``load_documents``."""
+    documents, problems = load_documents(name, text, positions=positions)
     if not documents and not problems:
         hint = "add a document (kind: Provider or kind: ProviderTemplate) or delete the file"
-        loaded.diagnostics.append(
-            Diagnostic.error("empty-file", "file holds no documents", Mark(name, 1, 1), hint=hint)
-        )
+        problems = [Diagnostic.error("empty-file", "file holds no documents", Mark(name, 1, 1), hint=hint)]
+    return documents, problems
 
 
 def load_file(path: Path) -> tuple[Document | None, list[Diagnostic]]:

@@ -41,10 +41,22 @@ _MESSAGES = {
 
 @dataclass(frozen=True)
 class Checked:
-    """A document that passed its schema: the source (for positions) and the typed value."""
+    """A document that passed its schema: the source (for positions), the model it passed as, and its value as
+    plain data (the model's fields, ``kind`` left out; unset optional fields too, except in a templated provider's
+    ``customizations``). Plain data, so that the compile cache can keep it."""
 
     document: Document
-    value: BaseModel
+    kind: type[BaseModel]
+    data: dict[str, Any]
+
+
+def checked_data(value: BaseModel) -> dict[str, Any]:
+    """A validated document as ``Checked.data``."""
+    # customizations keep their nulls: each key fills an authConfig.fields entry as written
+    keep_nulls = isinstance(value, models.TemplatedProviderDocument)
+    data: dict[str, Any] = value.model_dump(mode="python", exclude_none=not keep_nulls)
+    data.pop("kind", None)
+    return data
 
 
 def check_documents(documents: Sequence[Document]) -> tuple[list[Checked], list[Diagnostic]]:
@@ -60,7 +72,7 @@ def check_documents(documents: Sequence[Document]) -> tuple[list[Checked], list[
         problems += found
         problems += rule_diagnostics(document, (), _document_rules(model, hidden(document)))
         if value is not None:
-            checked.append(Checked(document, value))
+            checked.append(Checked(document, model, checked_data(value)))
     return checked, problems
 
 

@@ -8,9 +8,10 @@ alias bombs, runaway nesting and oversized files.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,38 @@ from dpm.values import Diagnostic, Mark, Path
 
 # libyaml composes several times faster; the pure-Python loader behaves the same where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LIBRARY = f"pyyaml {yaml.__version__} {'libyaml' if _Loader is not yaml.SafeLoader else 'python'}"  # for cache keys
+_RESOLVED_LIMIT = 100_000
+
+
+_CONSTRUCTED: dict[tuple[str, str], Any] = {}  # plain scalars' values by tag and text, across files
+_UNKNOWN = object()
+_IMMUTABLE = frozenset({bool, int, float, type(None)})
+
+
+class _Reader(_Loader):  # type: ignore[misc]
+    """The loader, with the implicit type of each plain scalar's text remembered: a config repeats ``true``, ``USD``
+    and its numbers thousands of times, and finding the type (a regular expression per candidate) is a third of
+    parsing with libyaml. Plain YAML has no path resolvers, so the hooks for them do nothing."""
+
+    _resolved: dict[tuple[Any, Any, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            if len(self._resolved) > _RESOLVED_LIMIT:
+                self._resolved.clear()
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -50,15 +83,46 @@ class Document:
     key_marks: dict[Path, Position] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     secrets: dict[Path, Any] = field(default_factory=dict)  # filled by rendering: where each Secret stands
+    # The path of every string value that holds ``${``, in document order: what rendering needs to look at.
+    expressions: list[Path] | None = None
+    # Set while ``marks`` and ``key_marks`` hold only some positions (``keep_positions``): reads the rest again.
+    reread: Callable[[], tuple[dict[Path, Position], dict[Path, Position]]] | None = None
 
     def mark(self, path: Path, *, key: bool = False) -> Mark:
         """The position of ``path``, or of its nearest written ancestor when the path itself is absent."""
+        if self.reread is not None and path not in (self.key_marks if key else self.marks):
+            self.complete()
         table = self.key_marks if key else self.marks
         for end in range(len(path), -1, -1):
             found = table.get(path[:end]) or self.marks.get(path[:end])
             if found:
                 return Mark(self.file, *found)
         return Mark(self.file, 1, 1)
+
+    def complete(self) -> Document:
+        """The document with every position again, after ``keep_positions`` dropped most of them."""
+        if self.reread is not None:
+            self.marks, self.key_marks = self.reread()
+            self.reread = None
+        return self
+
+    def keep_positions(self, paths: Iterable[Path], text: str) -> None:
+        """Drop every position but those of ``paths``: a large config holds hundreds of thousands of them, and later
+        stages need only a few, or the rest for a problem, which reads ``text`` (the file's) again to find them."""
+        self.marks = {path: self.marks[path] for path in paths if path in self.marks}
+        self.key_marks = {}
+        self.reread = rereader(self.file, self.index, text)
+
+
+def rereader(name: str, index: int, text: str) -> Callable[[], tuple[dict[Path, Position], dict[Path, Position]]]:
+    """What finds the positions of the document ``index`` of the file ``name`` again, from its ``text``."""
+    return functools.partial(_positions, name, index, text)
+
+
+def _positions(name: str, index: int, text: str) -> tuple[dict[Path, Position], dict[Path, Position]]:
+    documents, _ = load_documents(name, text)
+    found = next(document for document in documents if document.index == index)
+    return found.marks, found.key_marks
 
 
 class _Problems(Exception):
@@ -83,16 +147,24 @@ def read_text(name: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
         return None, [Diagnostic.error("encoding", message, Mark(name, line, column), hint=hint)]
 
 
-def load_documents(name: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
-    """Every non-empty document in ``text``, with positions; syntax errors become diagnostics."""
+def load_documents(name: str, text: str, *, positions: bool = True) -> tuple[list[Document], list[Diagnostic]]:
+    """Every non-empty document in ``text``, with positions; syntax errors become diagnostics.
+
+    Without ``positions``, a document records only the few that compiling needs (its own, each model's identifier,
+    each ``${{ }}`` expression's) and reads ``text`` again for any other (``Document.mark``): building the rest for
+    every value costs as much as parsing, and a valid config never shows them.
+    """
     documents: list[Document] = []
-    loader = _Loader(text)
+    loader = _Reader(text)
     try:
         index = 0
         while loader.check_node():
             node = loader.get_node()
             if node is not None and not _is_null(node):
-                documents.append(_build(name, index, loader, node, aliases="*" in text))
+                document = _build(name, index, loader, node, text=text, positions=positions)
+                if not positions:
+                    document.reread = rereader(name, index, text)
+                documents.append(document)
             index += 1
         return documents, [problem for document in documents for problem in document.problems]
     except yaml.MarkedYAMLError as exc:
@@ -133,11 +205,13 @@ def _position(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, aliases: bool) -> Document:
-    if aliases:
+def _build(name: str, index: int, loader: yaml.SafeLoader, root: yaml.Node, *, text: str, positions: bool) -> Document:
+    if "*" in text:
         _check_expansion(name, root)
-    document = Document(name, index, None)
-    builder = _Builder(name, loader, document)
+    document = Document(name, index, None, expressions=[])
+    builder = _Builder(name, loader, document, positions=positions, merges="<<" in text)
+    if not positions:
+        document.marks[()] = _position(root)
     document.data = builder.value(root, (), 0)
     document.problems = builder.problems
     return document
@@ -187,35 +261,53 @@ def _too_deep(name: str, node: yaml.Node) -> Diagnostic:
 
 
 class _Builder:
-    def __init__(self, name: str, loader: yaml.SafeLoader, document: Document) -> None:
+    def __init__(
+        self, name: str, loader: yaml.SafeLoader, document: Document, *, positions: bool = True, merges: bool = True
+    ) -> None:
         self.name = name
         self.loader = loader
         self.document = document
+        self.positions = positions
+        self.merges = merges  # without a "<<" in the text, no mapping needs flattening
         self.problems: list[Diagnostic] = []
-        self.written: set[Path] = set()
         self.first_written: dict[int, int] = {}
         self.reported: set[int] = set()  # nodes already reported: an alias reaches a node again
 
     def value(self, node: yaml.Node, path: Path, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise _Problems(_too_deep(self.name, node))
-        self.document.marks.setdefault(path, _position(node))
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            self.known_tag(node)  # the collection is read as written either way: its values are still checked
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self.scalar(node)
+        if self.positions:
+            self.document.marks.setdefault(path, _position(node))
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            value = self.scalar(node)
+            if type(value) is str and "${" in value:
+                self.document.expressions.append(path)  # type: ignore[union-attr]
+                if not self.positions:
+                    self.document.marks.setdefault(path, _position(node))  # where an expression's problem points
+            return value
+        self.known_tag(node)  # the collection is read as written either way: its values are still checked
+        if kind is yaml.MappingNode:
+            return self.mapping(node, path, depth)  # type: ignore[arg-type]
+        return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
 
     def scalar(self, node: yaml.Node) -> Any:
         # Straight to the tag's constructor: construct_object's bookkeeping is for graphs this builder walks itself.
         if node.tag == _STR_TAG:
             return node.value
+        key = (node.tag, node.value)
+        known = _CONSTRUCTED.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
         if not self.known_tag(node):
             return node.value  # kept as the written text, so the rest of the document is still checked
         try:
-            return self.loader.yaml_constructors[node.tag](self.loader, node)
+            value = self.loader.yaml_constructors[node.tag](self.loader, node)
+            if type(value) in _IMMUTABLE:  # true, 8192 and 0.0015 recur thousands of times in a large config
+                if len(_CONSTRUCTED) > _RESOLVED_LIMIT:
+                    _CONSTRUCTED.clear()
+                _CONSTRUCTED[key] = value
+            return value
         except (ValueError, TypeError, OverflowError, yaml.YAMLError):
             # e.g. ``!!int abc`` or ``!!binary`` that is not base64: the tag and the text disagree
             shown = node.value if len(node.value) <= _SHOWN_CHARACTERS else node.value[:_SHOWN_CHARACTERS] + "…"
@@ -244,13 +336,15 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         # flatten_mapping puts merged pairs first; a written key may override those, but not another written key.
         # A node reached again through an alias is already flattened, so remember where its written keys start.
-        if id(node) not in self.first_written:
-            written = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
-            if written < len(node.value):
+        if self.merges and id(node) not in self.first_written:
+            own = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
+            if own < len(node.value):
                 self.loader.flatten_mapping(node)
-            self.first_written[id(node)] = len(node.value) - written
-        first_written = self.first_written[id(node)]
+            self.first_written[id(node)] = len(node.value) - own
+        first_written = self.first_written.get(id(node), 0) if self.merges else 0
         result: dict[str, Any] = {}
+        written: dict[str, yaml.Node] = {}
+        model = not self.positions and len(path) == 2 and path[0] == "models"  # where a model's identifier is
         for position, (key_node, value_node) in enumerate(node.value):
             key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
@@ -259,15 +353,18 @@ class _Builder:
                 self.problems.append(Diagnostic.error("yaml-key", message, _mark(self.name, key_node)))
                 continue
             child = (*path, key)
-            if position >= first_written and child in self.written:
-                first_line = self.document.key_marks[child][0]
+            if position >= first_written and key in written:
+                first_line = _position(written[key])[0]
                 message = f"duplicate key '{key}' (first defined at line {first_line})"
                 where = _mark(self.name, key_node)
                 self.problems.append(Diagnostic.error("duplicate-key", message, where, hint="remove one of them"))
                 continue
             if position >= first_written:
-                self.written.add(child)
-            self.document.key_marks[child] = _position(key_node)
+                written[key] = key_node
+            if self.positions:
+                self.document.key_marks[child] = _position(key_node)
+            elif model and key == "identifier":
+                self.document.marks[child] = _position(value_node)
             result[key] = self.value(value_node, child, depth + 1)
         return result
 

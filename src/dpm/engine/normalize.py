@@ -27,12 +27,20 @@ AUTH_FIELDS = tuple(models.AuthConfig.model_fields)
 SecretStatus = Literal["same", "changed", "unknown", "added", "removed"]
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def _clean(value: Any) -> Any:
     """Drop ``None`` values and sort unordered lists, all the way down."""
-    if isinstance(value, Mapping):
-        return {k: _clean(v) if k not in _UNORDERED else sorted(v) for k, v in value.items() if v is not None}
+    # Plain values, most of them, are kept without a call each or a (much slower) check against the Mapping ABC.
+    if type(value) is dict or isinstance(value, Mapping):
+        return {
+            k: sorted(v) if k in _UNORDERED else v if type(v) in _PLAIN else _clean(v)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [v if type(v) in _PLAIN else _clean(v) for v in value]
     return value
 
 

@@ -46,11 +46,10 @@ class Sources:
     def of(cls, checked: Sequence[Checked]) -> Sources:
         sources = cls()
         for item in checked:
-            value = item.value
-            if isinstance(value, models.ProviderTemplateDocument):
-                sources.templates.setdefault(value.name, item.document)
-            elif isinstance(value, models.ProviderDocument | models.TemplatedProviderDocument):
-                sources.providers.setdefault(value.identifier, item.document)
+            if item.kind is models.ProviderTemplateDocument:
+                sources.templates.setdefault(item.data["name"], item.document)
+            elif item.kind in (models.ProviderDocument, models.TemplatedProviderDocument):
+                sources.providers.setdefault(item.data["identifier"], item.document)
         return sources
 
     def provider(self, identifier: str, path: Path, data: Any = None) -> tuple[Mark | None, Path]:
@@ -60,7 +59,8 @@ class Sources:
         if len(path) > 1 and path[0] == "models" and isinstance(path[1], int) and isinstance(data, dict):
             return self.model(identifier, str(data["models"][path[1]]["identifier"]), path[2:])
         if "fromTemplate" in document.data:
-            key: Path = ("customizations", path[0]) if path and ("customizations", path[0]) in document.marks else ()
+            written = document.complete().marks
+            key: Path = ("customizations", path[0]) if path and ("customizations", path[0]) in written else ()
             return document.mark(key or ("fromTemplate",)), path
         return document.mark(path), path
 

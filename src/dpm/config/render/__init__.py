@@ -27,6 +27,7 @@ from dpm.errors import RenderError
 from dpm.resources.rules import did_you_mean
 from dpm.values import Diagnostic, Path, Secret
 
+LIBRARY = f"jinja2 {jinja2.__version__}"  # for the compile cache's keys: its messages reach diagnostics
 ENV_PREFIX = "DPM_"
 # dpm's own credentials for the registry: no expression may read them, as env or as secret (a provider built with
 # them would hand the registry's admin password to whatever endpoint a pull request names).
@@ -48,12 +49,14 @@ class _EnvNamespace:
         self._environ = environ
         self._secrets = secrets
         self._secret_names = secret_names
+        self.read: set[str] = set()  # every name read, for the compile cache: what a file's documents depend on
 
     def __getattr__(self, name: str) -> Any:
         return self[name]
 
     def __getitem__(self, name: str) -> Any:
         _check_name("env", name)
+        self.read.add(name)
         if name in self._secret_names:
             return self._secrets[name]
         if name in self._environ:
@@ -108,16 +111,42 @@ class Renderer:
     def __post_init__(self) -> None:
         self._jinja = environment()
         self._secrets = _SecretNamespace(self.environ)
-        env = _EnvNamespace(self.environ, self._secrets, self.secret_names)
-        self._context = {"vars": self.vars, "env": env, "secret": self._secrets}
+        self._env = _EnvNamespace(self.environ, self._secrets, self.secret_names)
+        self._context = {"vars": self.vars, "env": self._env, "secret": self._secrets}
         self._compiled: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
         self._expressions: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+    def env_reads(self) -> set[str]:
+        """The ``env`` names read since the last call: the environment values what was rendered depends on."""
+        read, self._env.read = self._env.read, set()
+        return read
 
     def render(self, document: Document) -> tuple[Document, list[Diagnostic]]:
         problems: list[Diagnostic] = []
         secrets: dict[Path, Secret] = {}
-        data = self._walk(document, document.data, (), problems, secrets)
+        if document.expressions is None:
+            data = self._walk(document, document.data, (), problems, secrets)
+        else:
+            data = self._at_paths(document, problems, secrets)
         return replace(document, data=data, secrets=secrets), problems
+
+    def _at_paths(self, document: Document, problems: list[Diagnostic], secrets: dict[Path, Secret]) -> Any:
+        """The document's data with each string the reader listed (``Document.expressions``) rendered: only the
+        containers on the way to one are copied, the rest is shared with the document as read."""
+        assert document.expressions is not None
+        copies: dict[Path, Any] = {(): _shallow(document.data)}
+        for path in document.expressions:
+            for end in range(1, len(path)):
+                if path[:end] not in copies:
+                    parent = copies[path[: end - 1]]
+                    copies[path[:end]] = parent[path[end - 1]] = _shallow(parent[path[end - 1]])
+            parent = copies[path[:-1]] if path else None
+            value = parent[path[-1]] if parent is not None else document.data
+            rendered = self._walk(document, value, path, problems, secrets)
+            if parent is None:
+                return rendered
+            parent[path[-1]] = rendered
+        return copies[()]
 
     def _walk(
         self, document: Document, value: Any, path: Path, problems: list[Diagnostic], secrets: dict[Path, Secret]
@@ -222,6 +251,10 @@ class Renderer:
             return _native(value)
 
         return lookup
+
+
+def _shallow(value: Any) -> Any:
+    return value.copy() if isinstance(value, dict | list) else value
 
 
 def _native(value: Any) -> Any:
