@@ -496,3 +496,15 @@ def test_the_checksum_covers_the_targets_and_sums_the_plans_compact_json(registr
     assert whole.checksum == "sha256:" + hashlib.sha256(compact).hexdigest()
     # Read back from the file dpm saves (indented), the plan sums to the same checksum.
     assert Plan.model_validate_json(whole.model_dump_json(indent=2)).compute_checksum() == whole.checksum
+
+
+def test_the_config_keeps_where_objects_were_written_only_for_its_policies(config_dir: Path) -> None:
+    with_policies = compiled(config_dir)
+    assert with_policies.guard.active()
+    assert "openai" in with_policies.guard.sources.providers  # a finding on a plan's change is placed in its file
+    settings = config_dir / "dpm.yaml"  # no policies: no positions held past compiling
+    settings.write_text(settings.read_text().replace('extends: ["dpm:recommended"]', ""))
+    without = compiled(config_dir)
+    assert not without.guard.active()
+    assert without.guard.sources.providers == {}
+    assert without.guard.sources.templates == {}

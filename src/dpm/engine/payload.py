@@ -45,7 +45,18 @@ def body(change: Change, desired: DesiredState) -> dict[str, Any] | None:
 
 
 def _marked(value: Any) -> Any:
-    return rebuild(value, _marker)
+    """``value`` with each secret as a marker. A dict or list that holds no secret is shared with the desired
+    state rather than copied: bodies are only read (resolving one builds a new one), and a plan of ten thousand
+    models would otherwise hold the config twice."""
+    if isinstance(value, Secret):
+        return _marker(value)
+    if isinstance(value, dict):
+        marked = {k: _marked(v) for k, v in value.items()}
+        return value if all(marked[k] is v for k, v in value.items()) else marked
+    if isinstance(value, list):
+        items = [_marked(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 def _marker(value: Any) -> Any:
@@ -69,6 +80,13 @@ def resolve(value: Any, renderer: Renderer) -> Any:
     """``value`` ready to send: each marker becomes the secret's value, or ``[REDACTED]`` (keep the stored one)
     when the environment lacks it. Raises ``SecretMoved`` when a value differs from the plan's fingerprint."""
     return rebuild(value, lambda leaf: _resolved(leaf, renderer) if is_marker(leaf) else leaf, is_leaf=is_marker)
+
+
+def check_secrets(value: Any, renderer: Renderer) -> None:
+    """Raise ``SecretMoved`` as ``resolve`` would, without building the resolved copy of ``value``."""
+    for _, marker in leaves(value, is_leaf=is_marker):
+        if is_marker(marker):
+            _resolved(marker, renderer)
 
 
 def _secret(marker: Mapping[str, Any], renderer: Renderer) -> str | None:

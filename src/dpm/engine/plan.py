@@ -9,6 +9,7 @@ A create carries its request body and no field list: the reports read its fields
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any, Literal
 
@@ -145,8 +146,33 @@ class Plan(Record):
         content = type(self).__pydantic_serializer__.to_json(self, exclude={"checksum"})
         return "sha256:" + hashlib.sha256(content).hexdigest()
 
+    def strings(self) -> set[str]:
+        """Every distinct string the plan holds, mapping keys included: where a secret's value could be, read
+        without writing the plan out as JSON (and without JSON's escapes hiding a value)."""
+        found: set[str] = set()
+        _collect(self, found)
+        return found
+
     def sealed(self) -> Plan:
         return self.model_copy(update={"checksum": self.compute_checksum()})
+
+
+def _collect(value: Any, found: set[str]) -> None:
+    if isinstance(value, str):
+        found.add(value)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect(getattr(value, name), found)
+    elif dataclasses.is_dataclass(value):  # a policy finding, whose message may quote a value
+        for item in dataclasses.fields(value):
+            _collect(getattr(value, item.name), found)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _collect(key, found)
+            _collect(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, found)
 
 
 def count(changes: list[Change]) -> Counts:
