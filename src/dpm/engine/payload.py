@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dpm.config.compile import DesiredState
@@ -17,7 +17,7 @@ from dpm.config.render import Renderer
 from dpm.engine.plan import Change
 from dpm.errors import DpmError
 from dpm.resources.secrets import REDACTED, fingerprint, fingerprint_matches
-from dpm.values import Path, Secret, leaves, rebuild
+from dpm.values import Path, Secret, rebuild
 
 MARKER = "$secret"
 _VOLATILE = frozenset({"lastTested", "testResult", "modelCount"})
@@ -72,8 +72,22 @@ def is_marker(value: Any) -> bool:
 
 def unresolved(value: Any, renderer: Renderer) -> list[tuple[Path, str]]:
     """Where ``value`` holds a secret whose variables are not set in the environment, and its expression."""
-    markers = ((path, marker) for path, marker in leaves(value, is_leaf=is_marker) if is_marker(marker))
-    return [(path, str(marker[MARKER])) for path, marker in markers if _secret(marker, renderer) is None]
+    return [(path, str(marker[MARKER])) for path, marker in markers(value) if _secret(marker, renderer) is None]
+
+
+def markers(value: Any, path: Path = ()) -> Iterator[tuple[Path, Mapping[str, Any]]]:
+    """Every secret marker in ``value``, with its path (a walk of containers only: every body is read)."""
+    if isinstance(value, dict):
+        if MARKER in value:
+            yield path, value
+            return
+        for key, child in value.items():
+            if isinstance(child, dict | list):
+                yield from markers(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            if isinstance(child, dict | list):
+                yield from markers(child, (*path, index))
 
 
 def resolve(value: Any, renderer: Renderer) -> Any:
@@ -84,9 +98,8 @@ def resolve(value: Any, renderer: Renderer) -> Any:
 
 def check_secrets(value: Any, renderer: Renderer) -> None:
     """Raise ``SecretMoved`` as ``resolve`` would, without building the resolved copy of ``value``."""
-    for _, marker in leaves(value, is_leaf=is_marker):
-        if is_marker(marker):
-            _resolved(marker, renderer)
+    for _, marker in markers(value):
+        _resolved(marker, renderer)
 
 
 def _secret(marker: Mapping[str, Any], renderer: Renderer) -> str | None:

@@ -158,21 +158,26 @@ class Plan(Record):
 
 
 def _collect(value: Any, found: set[str]) -> None:
-    if isinstance(value, str):
+    # Dicts and lists first: they are most of a plan; a policy finding (a dataclass) may quote a value.
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                found.add(key)
+            if isinstance(item, str):
+                found.add(item)
+            elif item is not None and not isinstance(item, int | float):
+                _collect(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, found)
+    elif isinstance(value, str):
         found.add(value)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _collect(getattr(value, name), found)
-    elif dataclasses.is_dataclass(value):  # a policy finding, whose message may quote a value
+    elif dataclasses.is_dataclass(value):
         for item in dataclasses.fields(value):
             _collect(getattr(value, item.name), found)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _collect(key, found)
-            _collect(item, found)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _collect(item, found)
 
 
 def count(changes: list[Change]) -> Counts:
