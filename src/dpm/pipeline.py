@@ -97,10 +97,9 @@ def compile_config(
     loaded = load(paths, stdin)
     problems += loaded.diagnostics
     renderer = Renderer(project.vars, os.environ if environ is None else environ, frozenset(loaded.secret_names))
-    rendered = []
-    for document in loaded.documents:
-        result, found = renderer.render(document)
-        rendered.append(result)
+    rendered = loaded.documents  # each document gives way to its rendering: the two are never held side by side
+    for index, document in enumerate(rendered):
+        rendered[index], found = renderer.render(document)
         problems += found
     checked, found = check_documents(rendered)
     # A value whose expression failed is still the raw expression; its schema error would only repeat the first.
