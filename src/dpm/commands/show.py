@@ -64,7 +64,8 @@ def _check_version(path: Path, version: object) -> None:
 def show(plan_file: Path, output: str) -> int:
     """Print a plan saved by `dpm plan -o FILE`, without applying it or contacting any registry.
 
-    The file gets the same checks as `dpm apply --plan`: it must be a dpm plan, unchanged since dpm wrote it.
+    The file gets the same checks as `dpm apply --plan`: it must be a dpm plan in this dpm's plan format (a plan
+    saved by a dpm that writes another is refused: plan again), unchanged since dpm wrote it.
     Whether it is still current is only known when it is applied.
     """
     saved = load_plan(plan_file)
