@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -486,14 +485,26 @@ def test_a_targeted_apply_writes_only_its_targets_and_verifies_only_them(registr
     assert "openai/gpt-4o" not in {c.key for c in whole.changes}
 
 
-def test_a_targeted_plan_checksum_covers_its_targets_and_an_untargeted_one_is_unchanged(
-    registry: Registry, config_dir: Path
-) -> None:
+def test_the_checksum_covers_the_targets_and_sums_the_plans_compact_json(registry: Registry, config_dir: Path) -> None:
     config = compiled(config_dir)
     client, _ = registry.client()
     targeted = pipeline.make_plan(config, client, "test registry", Ownership(), chosen=["provider/openai"])
     assert targeted.compute_checksum() != targeted.model_copy(update={"targets": []}).compute_checksum()
     whole = plan(config, client)
-    # Plans saved before targets existed have no such field; their checksums still hold.
-    legacy = whole.model_dump(mode="json", exclude={"checksum", "targets"})
-    assert whole.checksum == "sha256:" + hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()
+    # Anyone can check it: the sha256 of the plan's compact JSON without the checksum, in the order dpm writes it.
+    compact = whole.model_dump_json(exclude={"checksum"}).encode()
+    assert whole.checksum == "sha256:" + hashlib.sha256(compact).hexdigest()
+    # Read back from the file dpm saves (indented), the plan sums to the same checksum.
+    assert Plan.model_validate_json(whole.model_dump_json(indent=2)).compute_checksum() == whole.checksum
+
+
+def test_the_config_keeps_where_objects_were_written_only_for_its_policies(config_dir: Path) -> None:
+    with_policies = compiled(config_dir)
+    assert with_policies.guard.active()
+    assert "openai" in with_policies.guard.sources.providers  # a finding on a plan's change is placed in its file
+    settings = config_dir / "dpm.yaml"  # no policies: no positions held past compiling
+    settings.write_text(settings.read_text().replace('extends: ["dpm:recommended"]', ""))
+    without = compiled(config_dir)
+    assert not without.guard.active()
+    assert without.guard.sources.providers == {}
+    assert without.guard.sources.templates == {}

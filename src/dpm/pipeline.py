@@ -295,7 +295,7 @@ def blocked(plan: Plan, renderer: Renderer | None = None) -> DpmError | None:
         return DpmError(
             "this plan cannot be applied: " + "; ".join(unset), "export the missing DPM_* secrets and run again"
         )
-    leaked = redaction.found_in(plan.model_dump_json())
+    leaked = redaction.found_in("\0".join(plan.strings()))
     if leaked:
         return DpmError(
             f"this plan cannot be applied: it holds the value of secret {', '.join(leaked)} in a field that is not "

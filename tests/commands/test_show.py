@@ -91,3 +91,22 @@ def test_the_real_executable_shows_a_plan_with_no_registry_reachable(saved: Path
     assert done.returncode == 0, done.stderr
     assert "+ provider anthropic" in done.stdout
     assert "\x1b[" not in done.stdout  # piped: plain
+
+
+@pytest.mark.parametrize(("version", "made_by"), [(1, "an older"), (3, "a newer")])
+def test_a_plan_of_another_format_version_is_refused_with_what_to_do(
+    saved: Path, dpm: RunDpm, version: int, made_by: str
+) -> None:
+    document = json.loads(saved.read_text())
+    document["formatVersion"] = version
+    saved.write_text(json.dumps(document, indent=2))
+    for command in (("show", str(saved)), ("apply", "--plan", str(saved))):
+        refused = dpm(*command)
+        assert refused.exit_code == 1  # as for a plan edited after it was saved
+        assert refused.out == ""
+        assert (
+            f"{saved} is a plan of format version {version}, made by {made_by} dpm; this dpm reads plan format "
+            "version 2 only" in refused.err
+        )
+        assert "hint: run dpm plan --out FILE again with this dpm" in refused.err
+        assert "Traceback" not in refused.err

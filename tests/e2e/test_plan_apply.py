@@ -55,7 +55,7 @@ def test_json_plan_is_versioned_and_secret_free(server: Server, config_repo: Pat
     env = clean_environment(DPM_REGISTRY_URL=server.url, **ADMIN, **SECRETS)
     result = run_dpm("plan", "--format", "json", cwd=config_repo, env=env)
     assert result.exit_code == 0, result.err
-    assert '"formatVersion": 1' in result.out
+    assert '"formatVersion": 2' in result.out
     assert CANARY not in result.out
 
 

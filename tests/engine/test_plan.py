@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dpm.engine.plan import Change, Counts, FieldChange, Plan, RequestCost, SecretNote, count
+from dpm.values import Diagnostic
 
 
 def sample_plan() -> Plan:
@@ -105,3 +106,15 @@ def test_count_tallies_each_action() -> None:
     assert plan.counts.total == 2
     assert count([]) == Counts()
     assert Plan(target="t", requests=RequestCost(plan=1, apply=0)).empty
+
+
+def test_the_plans_strings_are_every_text_it_holds_where_a_secret_could_hide() -> None:
+    leak = "sk-canary-strings-77c1"
+    plan = sample_plan()
+    change = plan.changes[0].model_copy(
+        update={"body": {"authConfig": {"headers": {"X-Key": f"Bearer {leak}"}, leak + "-as-key": 1}}}
+    )
+    finding = Diagnostic("error", "policy", f"quotes {leak}", None, None, None, "")
+    found = plan.model_copy(update={"changes": [change], "policy": [finding], "warnings": ["w"]}).strings()
+    assert {f"Bearer {leak}", f"{leak}-as-key", f"quotes {leak}", "w", "eu", "region"} <= found
+    assert "1" not in found  # numbers are no text a secret could be written into

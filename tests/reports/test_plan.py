@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dpm.engine.plan import Change, FieldChange, Plan, RequestCost, SecretNote, count
+from dpm.engine.plan import PLAN_FORMAT_VERSION, Change, FieldChange, Plan, RequestCost, SecretNote, count
 from dpm.reports.markdown import MarkdownPlanReporter
 from dpm.reports.plan import JsonPlanReporter, TextPlanReporter, plan_reporter
 from tests.conftest import REPO
@@ -20,14 +20,18 @@ def small_plan(
     requests: RequestCost | None = None, warnings: tuple[str, ...] = (), secret: str = "(sensitive value)"
 ) -> Plan:
     changes = [
-        Change(
+        Change(  # a create carries its body; the reports read its fields from it
             action="create",
             kind="provider",
             identifier="acme",
-            fields=[
-                FieldChange(path="name", after="Acme"),
-                FieldChange(path="capabilities.supportedRoles", after=["system", "user"]),
-            ],
+            secrets=[SecretNote(field="apiKey", status="added")],
+            body={
+                "identifier": "acme",
+                "name": "Acme",
+                "authMethod": "api_key",
+                "authConfig": {"type": "api_key", "fields": {"apiKey": {"$secret": "${{ secret.DPM_ACME }}"}}},
+                "capabilities": {"supportedRoles": ["user", "system"]},
+            },
         ),
         Change(
             action="update",
@@ -68,7 +72,13 @@ def test_the_text_plan_shows_each_change_with_its_symbol_and_fields() -> None:
         "",
         "+ provider acme",
         '    name: "Acme"',
+        '    authMethod: "api_key"',
+        '    authConfig.type: "api_key"',
+        '    authConfig.fields.apiKey: "(sensitive value, new)"',
+        "    authConfig.headers: {}",
         '    capabilities.supportedRoles: ["system", "user"]',
+        '    capabilities.supportedAuthMethods: ["api_key"]',
+        '    status: "active"',
         "~ model beta/small",
         "    ~ contextLength: 4096 → 8192",
         '    + description: "Fast"',
@@ -227,7 +237,8 @@ def test_the_json_plan_follows_its_published_schema_and_reads_back_whole() -> No
     plan = small_plan(RequestCost(plan=1, apply=5, remaining=40, limit=100, resetsAt="2026-01-01T00:15:00Z"))
     document = json.loads(JsonPlanReporter().report(plan))
     jsonschema.validate(document, json.loads((REPO / "schemas" / "plan.schema.json").read_text()))
-    assert document["formatVersion"] == 1
+    assert document["formatVersion"] == PLAN_FORMAT_VERSION == 2
+    assert document["changes"][0]["fields"] == []  # a create's fields are its body
     assert Plan.model_validate(document) == plan
     assert Plan.model_validate(document).compute_checksum() == document["checksum"]
 

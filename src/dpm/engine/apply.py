@@ -20,7 +20,7 @@ from dpm.config.render import Renderer
 from dpm.engine.diff import holds
 from dpm.engine.live import live_from_export
 from dpm.engine.outcome import Outcome
-from dpm.engine.payload import resolve, unresolved
+from dpm.engine.payload import check_secrets, resolve, unresolved
 from dpm.engine.plan import Change
 from dpm.registry.client import RegistryClient, RegistryError
 
@@ -159,19 +159,22 @@ def carry_out(
 ) -> Outcome:
     """Run each step in order; stop at the first failure and report what was and was not applied.
 
-    Secrets are resolved (and checked against the plan's fingerprints) before the first request is sent.
+    Secrets are checked against the plan's fingerprints before the first request is sent, and resolved into each
+    step's body only as it is sent: one batch's request body is held at a time, not every one of them.
     ``progress`` hears of each step as it is sent and when it is done or failed.
     """
     outcome = Outcome()
-    resolved = [resolve(step.body, renderer) for step in planned]
+    for step in planned:
+        check_secrets(step.body, renderer)
     positions = _positions(planned)
     for index, step in enumerate(planned):
         progress(positions[index])
+        sent = resolve(step.body, renderer)
         try:
-            _run(step, resolved[index], client)
+            _run(step, sent, client)
         except RegistryError as exc:
             lost = client.answer_lost
-            if exc.status == 412 and lost and _written(step, resolved[index], client):
+            if exc.status == 412 and lost and _written(step, sent, client):
                 outcome.applied += step.changes
                 progress(replace(positions[index], state="done-lost"))
                 continue

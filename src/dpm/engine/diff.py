@@ -13,6 +13,7 @@ from typing import Any
 
 from dpm.config.compile import DesiredState
 from dpm.engine.fielddiff import field_changes
+from dpm.engine.fields import leaves
 from dpm.engine.live import LiveState
 from dpm.engine.normalize import model_view, pair_secrets, provider_view, template_view
 from dpm.engine.payload import live_version
@@ -78,12 +79,9 @@ class _Differ:
         notes: Sequence[Any] = (),
     ) -> None:
         secrets = [SecretNote(field=n.field, status=n.status) for n in notes]
-        if live_view is None:
-            fields = [FieldChange(path=format_path(p), after=v) for p, v in _leaves(desired)]
+        if live_view is None:  # a create's fields are read from its body when shown (engine.fields)
             self.changes.append(
-                Change(
-                    action="create", kind=kind, provider=provider, identifier=identifier, fields=fields, secrets=secrets
-                )
+                Change(action="create", kind=kind, provider=provider, identifier=identifier, secrets=secrets)
             )
             return
         differences = field_changes(live_view, desired)
@@ -104,7 +102,7 @@ class _Differ:
     def delete(
         self, kind: Kind, provider: str | None, identifier: str, view: dict[str, Any], live: Mapping[str, Any]
     ) -> None:
-        fields = [FieldChange(path=format_path(p), before=v) for p, v in _leaves(view)]
+        fields = [FieldChange(path=format_path(p), before=v) for p, v in leaves(view)]
         self.changes.append(
             Change(
                 action="delete", kind=kind, provider=provider, identifier=identifier, fields=fields, **_identity(live)
@@ -155,17 +153,6 @@ def holds(change: Change, sent: Mapping[str, Any], live: LiveState) -> bool:
         desired, current = provider_view(sent), provider_view(found)
         notes = pair_secrets(desired["authConfig"]["fields"], current["authConfig"]["fields"], _fingerprints(found))
     return all(note.status == "same" for note in notes) and not field_changes(current, desired)
-
-
-def _leaves(value: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    """Every non-mapping value with its path: a created object reads as a list of fields."""
-    found: list[tuple[tuple[str, ...], Any]] = []
-    for key, child in value.items():
-        if isinstance(child, Mapping) and child:
-            found += _leaves(child, (*path, key))
-        else:
-            found.append(((*path, key), child))
-    return found
 
 
 def _fields(config: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dpm.config.compile import DesiredState
@@ -17,7 +17,7 @@ from dpm.config.render import Renderer
 from dpm.engine.plan import Change
 from dpm.errors import DpmError
 from dpm.resources.secrets import REDACTED, fingerprint, fingerprint_matches
-from dpm.values import Path, Secret, leaves, rebuild
+from dpm.values import Path, Secret, rebuild
 
 MARKER = "$secret"
 _VOLATILE = frozenset({"lastTested", "testResult", "modelCount"})
@@ -45,7 +45,18 @@ def body(change: Change, desired: DesiredState) -> dict[str, Any] | None:
 
 
 def _marked(value: Any) -> Any:
-    return rebuild(value, _marker)
+    """``value`` with each secret as a marker. A dict or list that holds no secret is shared with the desired
+    state rather than copied: bodies are only read (resolving one builds a new one), and a plan of ten thousand
+    models would otherwise hold the config twice."""
+    if isinstance(value, Secret):
+        return _marker(value)
+    if isinstance(value, dict):
+        marked = {k: _marked(v) for k, v in value.items()}
+        return value if all(marked[k] is v for k, v in value.items()) else marked
+    if isinstance(value, list):
+        items = [_marked(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 def _marker(value: Any) -> Any:
@@ -61,14 +72,34 @@ def is_marker(value: Any) -> bool:
 
 def unresolved(value: Any, renderer: Renderer) -> list[tuple[Path, str]]:
     """Where ``value`` holds a secret whose variables are not set in the environment, and its expression."""
-    markers = ((path, marker) for path, marker in leaves(value, is_leaf=is_marker) if is_marker(marker))
-    return [(path, str(marker[MARKER])) for path, marker in markers if _secret(marker, renderer) is None]
+    return [(path, str(marker[MARKER])) for path, marker in markers(value) if _secret(marker, renderer) is None]
+
+
+def markers(value: Any, path: Path = ()) -> Iterator[tuple[Path, Mapping[str, Any]]]:
+    """Every secret marker in ``value``, with its path (a walk of containers only: every body is read)."""
+    if isinstance(value, dict):
+        if MARKER in value:
+            yield path, value
+            return
+        for key, child in value.items():
+            if isinstance(child, dict | list):
+                yield from markers(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            if isinstance(child, dict | list):
+                yield from markers(child, (*path, index))
 
 
 def resolve(value: Any, renderer: Renderer) -> Any:
     """``value`` ready to send: each marker becomes the secret's value, or ``[REDACTED]`` (keep the stored one)
     when the environment lacks it. Raises ``SecretMoved`` when a value differs from the plan's fingerprint."""
     return rebuild(value, lambda leaf: _resolved(leaf, renderer) if is_marker(leaf) else leaf, is_leaf=is_marker)
+
+
+def check_secrets(value: Any, renderer: Renderer) -> None:
+    """Raise ``SecretMoved`` as ``resolve`` would, without building the resolved copy of ``value``."""
+    for _, marker in markers(value):
+        _resolved(marker, renderer)
 
 
 def _secret(marker: Mapping[str, Any], renderer: Renderer) -> str | None:

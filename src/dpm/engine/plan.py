@@ -2,19 +2,22 @@
 
 Its JSON form (``dpm plan --format json``) is versioned; ``schemas/plan.schema.json`` describes it. A plan holds
 no secret values: a secret shows as ``(sensitive value)``, and its comparison with the registry as a status.
+
+A create carries its request body and no field list: the reports read its fields from the body
+(``engine.fields``), so a plan of thousands of creates holds each value once, not once more per field.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dpm.values import Diagnostic
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2  # 2: a create carries its body only; the checksum sums the compact JSON form
 
 Action = Literal["create", "update", "delete"]
 Kind = Literal["template", "provider", "model"]
@@ -43,7 +46,11 @@ class Change(Record):
     kind: Kind
     provider: str | None = Field(default=None, description="The provider identifier, for a model.")
     identifier: str = Field(description="Provider or model identifier, or template name.")
-    fields: list[FieldChange] = Field(default_factory=list, description="For create: every field; else the diff.")
+    fields: list[FieldChange] = Field(
+        default_factory=list,
+        description="For update: the fields that change; for delete: every field the object held. Empty for a "
+        "create, whose fields are its body.",
+    )
     secrets: list[SecretNote] = Field(default_factory=list)
     liveId: str | None = Field(default=None, description="The registry's id of the object, when it exists.")
     etag: str | None = Field(default=None, description="The live object's etag, when the registry sends one.")
@@ -190,7 +197,9 @@ class Plan(Record):
         description="A gated apply's tests (dpm apply --gate, rollout: gated); absent for a plan made without it.",
         exclude_if=lambda gate: gate is None,
     )
-    checksum: str | None = Field(default=None, description="sha256 of the plan without this field.")
+    checksum: str | None = Field(
+        default=None, description="sha256 of the plan's compact JSON form (as dpm writes it) without this field."
+    )
 
     @property
     def empty(self) -> bool:
@@ -201,12 +210,43 @@ class Plan(Record):
         return bool(self.targets)
 
     def compute_checksum(self) -> str:
-        # An untargeted plan is summed without the field, so that plans saved before it existed stay valid.
-        content = self.model_dump(mode="json", exclude={"checksum"} if self.targets else {"checksum", "targets"})
-        return "sha256:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        # The serializer writes the JSON bytes straight from the objects, in field and insertion order, which a
+        # saved plan read back keeps: no second copy of the plan as dicts, and the same bytes on every run.
+        content = type(self).__pydantic_serializer__.to_json(self, exclude={"checksum"})
+        return "sha256:" + hashlib.sha256(content).hexdigest()
+
+    def strings(self) -> set[str]:
+        """Every distinct string the plan holds, mapping keys included: where a secret's value could be, read
+        without writing the plan out as JSON (and without JSON's escapes hiding a value)."""
+        found: set[str] = set()
+        _collect(self, found)
+        return found
 
     def sealed(self) -> Plan:
         return self.model_copy(update={"checksum": self.compute_checksum()})
+
+
+def _collect(value: Any, found: set[str]) -> None:
+    # Dicts and lists first: they are most of a plan; a policy finding (a dataclass) may quote a value.
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                found.add(key)
+            if isinstance(item, str):
+                found.add(item)
+            elif item is not None and not isinstance(item, int | float):
+                _collect(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, found)
+    elif isinstance(value, str):
+        found.add(value)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect(getattr(value, name), found)
+    elif dataclasses.is_dataclass(value):
+        for item in dataclasses.fields(value):
+            _collect(getattr(value, item.name), found)
 
 
 def count(changes: list[Change]) -> Counts:

@@ -37,7 +37,13 @@ class Guard:
 
     @classmethod
     def load(cls, project: Project, checked: Sequence[Checked], *, waivers: bool = True) -> Guard:
-        return cls(load_policies(project), Sources.of(checked), project.environment, waivers)
+        policies = load_policies(project)
+        guard = cls(policies, Sources(), project.environment, waivers)
+        # Where each object was written is needed only to place a finding; without a policy that runs here, the
+        # documents and their positions (most of a large config's memory) are not kept for the rest of the run.
+        if guard.active():
+            guard.sources = Sources.of(checked)
+        return guard
 
     @property
     def problems(self) -> list[Diagnostic]:

@@ -15,6 +15,7 @@ from typing import Any
 from dpm.config.compile import DesiredState, masked
 from dpm.config.validate import Checked
 from dpm.config.yamlio import Document
+from dpm.engine.fields import fields_of
 from dpm.engine.plan import Change, Plan
 from dpm.resources import models
 from dpm.values import Mark, Path
@@ -149,11 +150,12 @@ def change_subjects(plan: Plan, sources: Sources) -> Iterator[Subject]:
 
 def change_object(change: Change) -> dict[str, Any]:
     """A plan change as a rule sees it (the shape ``model.CHANGE_SHAPE`` documents)."""
-    before = None if change.action == "create" else _nest((f.path, f.before) for f in change.fields)
-    after = None if change.action == "delete" else _nest((f.path, f.after) for f in change.fields)
+    fields = fields_of(change)
+    before = None if change.action == "create" else _nest((f.path, f.before) for f in fields)
+    after = None if change.action == "delete" else _nest((f.path, f.after) for f in fields)
     ratios = {
         f.path: round(f.after / f.before, _RATIO_DIGITS)
-        for f in change.fields
+        for f in fields
         if _number(f.before) and _number(f.after) and f.before not in (0, f.after)
     }
     return {
@@ -163,7 +165,7 @@ def change_object(change: Change) -> dict[str, Any]:
         "provider": change.provider,
         "before": before,
         "after": after,
-        "changed": [f.path for f in change.fields],
+        "changed": [f.path for f in fields],
         "ratios": ratios,
     }
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dpm.engine.drift import LABELS, DriftReport, Finding
+from dpm.engine.fields import fields_of
 from dpm.engine.plan import LEVELS, Change, FieldChange, Plan
 from dpm.reports.style import block, gate_heading, gate_lines, inline, nested, nothing_to_do, targeted_note
 from dpm.values import Diagnostic
@@ -118,7 +119,7 @@ def _change_summary(change: Change) -> str:
 
 def _change_lines(change: Change) -> list[str]:
     secrets = {f"authConfig.fields.{s.field}": s.status for s in change.secrets}
-    return [_field_line(change.action, f, secrets.get(f.path)) for f in change.fields]
+    return [_field_line(change.action, f, secrets.get(f.path)) for f in fields_of(change)]
 
 
 def _field_line(action: str, field: FieldChange, secret: str | None) -> str:

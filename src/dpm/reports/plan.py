@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from dpm.engine.fields import fields_of
 from dpm.engine.plan import Change, FieldChange, Plan
 from dpm.reports.markdown import MarkdownPlanReporter
 from dpm.reports.style import (
@@ -77,7 +78,7 @@ class TextPlanReporter:
     def _change(self, change: Change) -> list[str]:
         lines = [styled(f"{SYMBOLS[change.action]} {change.kind} {change.key}", change.action, self.color)]
         secrets = {f"authConfig.fields.{s.field}": s.status for s in change.secrets}
-        for field in change.fields:
+        for field in fields_of(change):
             lines += ["    " + line for line in self._field(change.action, field, secrets.get(field.path))]
         return lines
 
