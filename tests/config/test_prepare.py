@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dpm.config.load import documents_of
+from dpm.config import prepare
+from dpm.config.cache import CompileCache
+from dpm.config.load import documents_of, read_sources
+from dpm.config.render import Renderer
 from dpm.pipeline import compile_config
 
 PROVIDER = """\
@@ -43,9 +46,14 @@ MODEL = """\
 def test_a_compiled_document_keeps_only_the_positions_compiling_needs(tmp_path: Path) -> None:
     text = PROVIDER + "".join(MODEL.format(index=i) for i in range(3))
     (tmp_path / "acme.yaml").write_text(text)
-    config = compile_config([str(tmp_path)], variables=["team=platform"], environ={"DPM_ACME_KEY": "k"})
-    assert config.valid, config.diagnostics
-    document = config.guard.sources.providers["acme"]
+    sources, problems = read_sources([str(tmp_path)], None)
+    decoded, names = prepare.secret_names(sources)
+    renderer = Renderer({"team": "platform"}, {"DPM_ACME_KEY": "k"}, names)
+    prepared = prepare.prepare(decoded, renderer, CompileCache.off(), variables={"team": "platform"}, environment=None)
+    assert not problems
+    assert not prepared.diagnostics
+    [checked] = prepared.checked
+    document = checked.document
     assert set(document.marks) == {
         (),
         ("description",),
@@ -59,4 +67,6 @@ def test_a_compiled_document_keeps_only_the_positions_compiling_needs(tmp_path: 
     assert (document.mark(path).line, document.mark(path).column) == full.marks[path]
     assert document.marks == full.marks
     assert document.key_marks == full.key_marks
+    config = compile_config([str(tmp_path)], variables=["team=platform"], environ={"DPM_ACME_KEY": "k"})
+    assert config.valid, config.diagnostics
     assert config.state.model_origins[("acme", "m1")].line == text.splitlines().index("  - identifier: m1") + 1
