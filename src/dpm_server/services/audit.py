@@ -13,14 +13,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from dpm_server.db.tables import AuditEntry, Model, Provider, Template, utcnow
+from dpm_server import fastjson
+from dpm_server.db.tables import AuditEntry, Model, Provider, Template, json_text, utcnow
 from dpm_server.views import timestamp
 
 Action = Literal["create", "update", "delete", "apply", "import", "export", "refresh"]
 ResourceType = Literal["provider", "model", "template", "registry"]
+
+AUDIT_LOG: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 # Scalars only, and only these keys: a guard against a future caller passing a body by mistake.
 Details = Mapping[str, str | int | bool | None]
@@ -60,22 +63,23 @@ class Auditor:
         self.record_many(session, [Entry(action, resource_type, resource_id, identifier, details)])
 
     def record_many(self, session: Session, entries: Iterable[Entry]) -> None:
-        now = utcnow()
         rows = [
             {
-                "occurred_at": now,
                 "username": self.username,
                 "action": e.action,
                 "resource_type": e.resource_type,
                 "resource_id": e.resource_id,
                 "resource_identifier": e.identifier,
                 "request_id": self.request_id,
-                "details": _clean(e.details),
+                "details": fastjson.dumps_text(_clean(e.details)),  # None is stored as JSON null, as before
             }
             for e in entries
         ]
         if rows:
-            session.execute(insert(AuditEntry), rows)
+            # The table, not the mapped class, and the JSON already text: a plain executemany, without the ORM's
+            # bulk machinery and a json.dumps per row (together a quarter of an import of 55,000 rows).
+            statement = insert(AUDIT_LOG).values(occurred_at=utcnow(), details=json_text(session, "details"))
+            session.execute(statement, rows)
 
 
 def _clean(details: Details | None) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from dpm_server.services.providers import reject_nulls
 from dpm_server.validation import from_violations, int_bound_violations
 from dpm_server.views import model_view
 
-_COLUMNS = {
+COLUMNS = {
     "identifier": "identifier",
     "name": "name",
     "description": "description",
@@ -70,7 +70,7 @@ def create_row(session: Session, *, provider: Provider, values: dict[str, Any], 
 
 
 def update_row(session: Session, *, row: Model, provider: Provider, changes: dict[str, Any]) -> None:
-    current = {api: getattr(row, column) for api, column in _COLUMNS.items()}
+    current = {api: getattr(row, column) for api, column in COLUMNS.items()}
     found = problems({**current, **changes}, max_context(provider))
     if found:
         raise ValidationFailed(found)
@@ -78,7 +78,7 @@ def update_row(session: Session, *, row: Model, provider: Provider, changes: dic
 
 
 def _assign(session: Session, row: Model, values: dict[str, Any]) -> None:
-    for api, column in _COLUMNS.items():
+    for api, column in COLUMNS.items():
         if api in values:
             setattr(row, column, values[api])
     if values.get("isDefault"):
