@@ -13,10 +13,7 @@ text that is not JSON at all) sends the whole export down the careful path inste
 
 from __future__ import annotations
 
-import gc
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +25,7 @@ from dpm_server import fastjson
 from dpm_server.db.tables import Model, Provider, Template, utcnow
 from dpm_server.schemas.requests import ExportRequest
 from dpm_server.secretbox import SealedAuth, SecretBox
+from dpm_server.services.common import collector_paused
 from dpm_server.services.providers import model_counts
 from dpm_server.services.registry import current_revision
 from dpm_server.views import model_view, provider_view, template_view, timestamp
@@ -48,42 +46,10 @@ class _NotPlain(Exception):
 
 def export(session: Session, *, box: SecretBox, body: ExportRequest, actor: str) -> Exported:
     try:
-        with _collector_paused():
+        with collector_paused():
             return Exported(_document(session, box, body, actor, _FastRows()), raw=True)
     except _NotPlain:
         return Exported(_document(session, box, body, actor, _ViewRows()), raw=False)
-
-
-class _CollectorPause:
-    """Holds the cycle collector off while exports build their answers.
-
-    Building 50,000 rows and dicts makes the heap grow by far more than a quarter, so the collector runs several
-    full passes over every object in the process, for nothing: an answer holds no reference cycles. That was 30 % of
-    an export's time. The pause is process-wide, so it lasts only while an export builds (0.1 s per 10,000 models),
-    and the collector resumes when the last of concurrent exports is done."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._resume = False
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._holders == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0 and self._resume:
-                    gc.enable()
-
-
-_collector_paused = _CollectorPause()
 
 
 def _document(session: Session, box: SecretBox, body: ExportRequest, actor: str, rows: _Rows) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from dpm_server.secretbox import SecretBox
 from dpm_server.services import import_writes as writes
 from dpm_server.services import models, preconditions, provider_rows, templates
 from dpm_server.services.audit import Action, Auditor, Entry, ResourceType
+from dpm_server.services.common import collector_paused
 from dpm_server.services.import_writes import MODELS, PROVIDERS
 from dpm_server.services.provider_rows import StagedProvider, sent_fields
 from dpm_server.validation import READ_ONLY_FIELDS, from_violations, parse
@@ -290,6 +291,13 @@ def import_(
 
     ``auditor``: records the import and one entry per written resource, in the caller's transaction.
     """
+    with collector_paused():
+        return _import(session, box, request, actor, auditor)
+
+
+def _import(
+    session: Session, box: SecretBox, request: ImportRequest, actor: str, auditor: Auditor | None
+) -> dict[str, Any]:
     preconditions.check(session, request.options.preconditions)
     plan = Plan()
     resulting = _plan_providers(session, box, request, plan)
