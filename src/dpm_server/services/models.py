@@ -52,13 +52,14 @@ def problems(values: dict[str, Any], limit: int | None, prefix: tuple[str | int,
     )
 
 
-def create_row(session: Session, *, provider: Provider, values: dict[str, Any], known_new: bool = False) -> Model:
-    """Inserts a model; ``known_new`` skips the uniqueness lookup when a bulk import has already done it."""
+def create_row(session: Session, *, provider: Provider, values: dict[str, Any]) -> Model:
+    """Inserts a model, checked against its provider and its siblings. (An import writes its own rows in bulk:
+    ``import_writes``.)"""
     found = problems(values, max_context(provider))
     if found:
         raise ValidationFailed(found)
     taken = select(Model.id).where(Model.provider_id == provider.id, Model.identifier == values["identifier"])
-    if not known_new and session.scalar(taken) is not None:
+    if session.scalar(taken) is not None:
         raise AlreadyExists(
             f"Provider '{provider.identifier}' already has a model '{values['identifier']}'", field="identifier"
         )
