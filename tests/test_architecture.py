@@ -31,6 +31,7 @@ WRAPPED = {
     "referencing": "dpm.policy.rules",  # jsonschema's reference resolver, whose error a broken $ref raises
     "uvicorn": None,  # the client never starts a server itself: dpm_server.embedded does
     "prometheus_client": "dpm_server.metrics",  # a server library: its home is checked across both packages
+    "orjson": "dpm_server.fastjson",  # the export's encoder
 }
 # (importing package, packages it must not import)
 LAYERS = [

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from dpm_server.http.deps import Audit, Context, get_admin
 from dpm_server.logs import get_logger
-from dpm_server.routers import no_nul_in_parameters, ok
+from dpm_server.routers import no_nul_in_parameters, ok, ok_raw
 from dpm_server.schemas.requests import ExportRequest, ImportRequest
 from dpm_server.schemas.responses import ExportResult, ImportResult
 from dpm_server.services import exporting, importing
@@ -23,22 +23,28 @@ log = get_logger("audit")
 
 
 @router.post("/export", response_model=ExportResult)
-def export(context: Context, audit: Audit, body: Annotated[ExportRequest | None, Body()] = None) -> JSONResponse:
+def export(context: Context, audit: Audit, body: Annotated[ExportRequest | None, Body()] = None) -> Response:
     """Secrets are redacted with fingerprints, unless includeSecrets asks for a full backup: admins only,
     recorded in the audit log, and sent with Cache-Control: no-store."""
     body = body or ExportRequest()
     if not body.includeSecrets:
         with context.db.read() as session:
-            document = exporting.export(session, box=context.box, body=body, actor=audit.username)
-            return ok(document, problems_in_metadata=True)
+            return _render(exporting.export(session, box=context.box, body=body, actor=audit.username))
     # The audit entry commits together with the read it describes; not a registry change, so no new revision.
     with context.db.write() as session:
-        document = exporting.export(session, box=context.box, body=body, actor=audit.username)
-        details = {"providers": len(document["data"]["providers"]), "templates": len(document["data"]["templates"])}
+        exported = exporting.export(session, box=context.box, body=body, actor=audit.username)
+        data = exported.document["data"]
+        details = {"providers": len(data["providers"]), "templates": len(data["templates"])}
         audit.record(session, "export", "registry", details={"includeSecrets": True, **details})
-        response = ok(document, headers={"Cache-Control": "no-store"}, problems_in_metadata=True)
+        response = _render(exported, headers={"Cache-Control": "no-store"})
     log.warning("export with secrets in clear by %s [%s]", audit.username, audit.request_id)
     return response
+
+
+def _render(exported: exporting.Exported, headers: dict[str, str] | None = None) -> Response:
+    if exported.raw:
+        return ok_raw(exported.document, headers)
+    return ok(exported.document, headers=headers, problems_in_metadata=True)
 
 
 @router.post("/import", response_model=ImportResult)

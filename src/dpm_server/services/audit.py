@@ -13,14 +13,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from dpm_server.db import bulk
 from dpm_server.db.tables import AuditEntry, Model, Provider, Template, utcnow
 from dpm_server.views import timestamp
 
 Action = Literal["create", "update", "delete", "apply", "import", "export", "refresh"]
 ResourceType = Literal["provider", "model", "template", "registry"]
+
+AUDIT_LOG: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 # Scalars only, and only these keys: a guard against a future caller passing a body by mistake.
 Details = Mapping[str, str | int | bool | None]
@@ -60,7 +63,7 @@ class Auditor:
         self.record_many(session, [Entry(action, resource_type, resource_id, identifier, details)])
 
     def record_many(self, session: Session, entries: Iterable[Entry]) -> None:
-        now = utcnow()
+        now = bulk.stamp(session, AUDIT_LOG, "occurred_at", utcnow())
         rows = [
             {
                 "occurred_at": now,
@@ -70,12 +73,12 @@ class Auditor:
                 "resource_id": e.resource_id,
                 "resource_identifier": e.identifier,
                 "request_id": self.request_id,
-                "details": _clean(e.details),
+                "details": _clean(e.details),  # None is stored as JSON null, as the JSON type stores it
             }
             for e in entries
         ]
-        if rows:
-            session.execute(insert(AuditEntry), rows)
+        # An import records one entry per written resource: 55,000 of them go through one executemany.
+        bulk.execute_many(session, insert(AUDIT_LOG), AUDIT_LOG, rows)
 
 
 def _clean(details: Details | None) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ An export document is a valid import body. Read-only fields that an export carri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -16,13 +17,16 @@ from sqlalchemy.orm import Session
 from dpm.resources.models import ModelSpec
 from dpm.resources.rules import model_list_violations
 from dpm.resources.secrets import REDACTED
-from dpm_server.db.tables import Model, Provider, Template
+from dpm_server.db.tables import Provider, Template, utcnow
 from dpm_server.errors import MAX_VALIDATION_ERRORS, FieldError, ValidationFailed
 from dpm_server.schemas.requests import ImportRequest, ProviderCreate, TemplateCreate
 from dpm_server.secretbox import SecretBox
-from dpm_server.services import models, preconditions, provider_rows, providers, templates
+from dpm_server.services import import_writes as writes
+from dpm_server.services import models, preconditions, provider_rows, templates
 from dpm_server.services.audit import Action, Auditor, Entry, ResourceType
-from dpm_server.services.provider_rows import sent_fields
+from dpm_server.services.common import collector_paused
+from dpm_server.services.import_writes import MODELS, PROVIDERS
+from dpm_server.services.provider_rows import StagedProvider, sent_fields
 from dpm_server.validation import READ_ONLY_FIELDS, from_violations, parse
 
 _DROPPED = READ_ONLY_FIELDS | {"providerId", "providerIdentifier"}
@@ -38,6 +42,7 @@ class Step:
     provider_identifier: str | None = None
     message: str = ""
     resource_id: str | None = None  # set once written
+    staged: StagedProvider | None = None  # a provider's sealed, checked values, written as they are
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     errors: list[FieldError] = field(default_factory=list)
     unchecked: int = 0  # entries not checked once the errors already fill an answer
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)  # the models' providers as they will be
 
     def full(self, remaining: int) -> bool:
         """True once the errors fill an answer; the ``remaining`` entries are then counted, not checked."""
@@ -105,7 +111,8 @@ def _plan_providers(session: Session, box: SecretBox, request: ImportRequest, pl
         staged = provider_rows.stage(box, changes, row)
         plan.errors += [_entry_error(prefix, body.identifier, e, changes, new=row is None) for e in staged.problems]
         action = "updated" if row else "created"
-        plan.steps.append(Step("provider", body.identifier, action, changes, row, message=f"provider {action}"))
+        message = f"provider {action}"
+        plan.steps.append(Step("provider", body.identifier, action, changes, row, message=message, staged=staged))
         resulting[body.identifier] = staged.values
     return resulting
 
@@ -154,20 +161,22 @@ class _Stored:
     """What the database already holds for the providers a file's models name, fetched in two queries."""
 
     providers: dict[str, dict[str, Any]]
-    models: dict[tuple[str, str], Model]
+    models: dict[tuple[str, str], Any]  # plain result rows: a re-import may match 50,000 of them
 
     @classmethod
     def fetch(cls, session: Session, identifiers: set[str]) -> _Stored:
         rows = session.scalars(select(Provider).where(Provider.identifier.in_(identifiers)))
         providers = {row.identifier: provider_rows.stored_fields(row) for row in rows}
-        query = select(Model, Provider.identifier).join(Provider).where(Provider.identifier.in_(identifiers))
-        return cls(providers, {(ident, row.identifier): row for row, ident in session.execute(query).all()})
+        owner = PROVIDERS.c.identifier
+        query = select(MODELS, owner.label("owner")).join(PROVIDERS).where(owner.in_(identifiers))
+        return cls(providers, {(row.owner, row.identifier): row for row in session.execute(query)})
 
 
 def _plan_models(session: Session, request: ImportRequest, plan: Plan, resulting: dict[str, dict[str, Any]]) -> None:
     mode = request.options.conflictResolution
     refs = _provider_refs(session, request)
     stored = _Stored.fetch(session, {ref for ref in refs if ref})
+    plan.providers = stored.providers | resulting
     by_provider: dict[str, list[dict[str, Any]]] = {}
     for index, (raw, ref) in enumerate(zip(request.data.models, refs, strict=True)):
         if plan.full(len(refs) - index):
@@ -221,29 +230,57 @@ def _plan_templates(session: Session, request: ImportRequest, plan: Plan) -> Non
 
 def _carry_out(session: Session, box: SecretBox, plan: Plan, actor: str) -> None:
     """Writes the planned steps; every check already passed, so rows go in without per-row lookups."""
-    written: dict[str, Provider] = {}
-    for step in plan.steps:
-        if step.kind == "provider" and step.action == "created":
-            written[step.identifier] = providers.create_row(
-                session, box=box, values=step.values, actor=actor, known_new=True
-            )
-            step.resource_id = written[step.identifier].id
-        elif step.kind == "provider" and step.action == "updated":
-            providers.update_row(box=box, row=step.row, changes=step.values)
-    models_to_write = [s for s in plan.steps if s.kind == "model" and s.action != "skipped"]
-    missing = {s.provider_identifier for s in models_to_write} - written.keys()
-    written |= {p.identifier: p for p in session.scalars(select(Provider).where(Provider.identifier.in_(missing)))}
-    for step in models_to_write:
-        provider = written[step.provider_identifier or ""]
-        if step.row is None:
-            step.resource_id = models.create_row(session, provider=provider, values=step.values, known_new=True).id
-        else:
-            models.update_row(session, row=step.row, provider=provider, changes=step.values)
+    now = utcnow()
+    provider_ids = _write_providers(session, plan, actor, now)
+    _write_models(session, plan, provider_ids, now)
     for step in plan.steps:
         if step.kind == "template" and step.action == "created":
             step.resource_id = templates.create_row(session, box=box, values=step.values, actor=actor).id
         elif step.kind == "template" and step.action == "updated":
             templates.update_row(session, box=box, row=step.row, changes=step.values)
+
+
+def _write_providers(session: Session, plan: Plan, actor: str, now: datetime) -> dict[str, str]:
+    """Inserts and updates the providers; returns the id of each provider in the file, by identifier."""
+    ids: dict[str, str] = {}
+    created, updated = [], []
+    for step in plan.steps:
+        if step.kind != "provider":
+            continue
+        if step.action == "created" and step.staged is not None:
+            row = writes.new_provider(step.staged, actor=actor)
+            created.append(row)
+            step.resource_id = ids[step.identifier] = row["id"]
+            continue
+        if step.action == "updated" and step.staged is not None:
+            updated.append(writes.provider_changes(step.row, step.staged))
+        ids[step.identifier] = step.row.id
+    writes.insert_rows(session, PROVIDERS, created, now=now)
+    writes.update_rows(session, PROVIDERS, updated, now=now)
+    return ids
+
+
+def _write_models(session: Session, plan: Plan, provider_ids: dict[str, str], now: datetime) -> None:
+    steps = [s for s in plan.steps if s.kind == "model" and s.action != "skipped"]
+    missing = {s.provider_identifier for s in steps} - provider_ids.keys()
+    stored = select(Provider.identifier, Provider.id).where(Provider.identifier.in_(missing))
+    provider_ids = provider_ids | dict(session.execute(stored).all())
+    created, updated, written = [], [], []
+    for step in steps:
+        owner = step.provider_identifier or ""
+        if step.row is None:
+            row = writes.new_model(provider_ids[owner], step.values)
+            created.append(row)
+            step.resource_id = row["id"]
+        else:
+            limit = (plan.providers[owner].get("capabilities") or {}).get("maxContextLength")
+            row = writes.model_changes(step.row, step.values, limit)
+            updated.append(row)
+        written.append((provider_ids[owner], row))
+    winners = writes.settle_defaults(written)
+    writes.insert_rows(session, MODELS, created, now=now)
+    writes.update_rows(session, MODELS, updated, now=now)
+    writes.clear_other_defaults(session, winners, now=now)
 
 
 def import_(
@@ -254,6 +291,13 @@ def import_(
 
     ``auditor``: records the import and one entry per written resource, in the caller's transaction.
     """
+    with collector_paused():
+        return _import(session, box, request, actor, auditor)
+
+
+def _import(
+    session: Session, box: SecretBox, request: ImportRequest, actor: str, auditor: Auditor | None
+) -> dict[str, Any]:
     preconditions.check(session, request.options.preconditions)
     plan = Plan()
     resulting = _plan_providers(session, box, request, plan)

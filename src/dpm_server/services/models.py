@@ -17,7 +17,7 @@ from dpm_server.services.providers import reject_nulls
 from dpm_server.validation import from_violations, int_bound_violations
 from dpm_server.views import model_view
 
-_COLUMNS = {
+COLUMNS = {
     "identifier": "identifier",
     "name": "name",
     "description": "description",
@@ -52,13 +52,14 @@ def problems(values: dict[str, Any], limit: int | None, prefix: tuple[str | int,
     )
 
 
-def create_row(session: Session, *, provider: Provider, values: dict[str, Any], known_new: bool = False) -> Model:
-    """Inserts a model; ``known_new`` skips the uniqueness lookup when a bulk import has already done it."""
+def create_row(session: Session, *, provider: Provider, values: dict[str, Any]) -> Model:
+    """Inserts a model, checked against its provider and its siblings. (An import writes its own rows in bulk:
+    ``import_writes``.)"""
     found = problems(values, max_context(provider))
     if found:
         raise ValidationFailed(found)
     taken = select(Model.id).where(Model.provider_id == provider.id, Model.identifier == values["identifier"])
-    if not known_new and session.scalar(taken) is not None:
+    if session.scalar(taken) is not None:
         raise AlreadyExists(
             f"Provider '{provider.identifier}' already has a model '{values['identifier']}'", field="identifier"
         )
@@ -70,7 +71,7 @@ def create_row(session: Session, *, provider: Provider, values: dict[str, Any], 
 
 
 def update_row(session: Session, *, row: Model, provider: Provider, changes: dict[str, Any]) -> None:
-    current = {api: getattr(row, column) for api, column in _COLUMNS.items()}
+    current = {api: getattr(row, column) for api, column in COLUMNS.items()}
     found = problems({**current, **changes}, max_context(provider))
     if found:
         raise ValidationFailed(found)
@@ -78,7 +79,7 @@ def update_row(session: Session, *, row: Model, provider: Provider, changes: dic
 
 
 def _assign(session: Session, row: Model, values: dict[str, Any]) -> None:
-    for api, column in _COLUMNS.items():
+    for api, column in COLUMNS.items():
         if api in values:
             setattr(row, column, values[api])
     if values.get("isDefault"):

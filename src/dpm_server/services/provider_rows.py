@@ -22,7 +22,7 @@ from dpm_server.validation import from_violations
 from dpm_server.views import provider_auth
 
 # API field name -> column, for the plain columns.
-_COLUMNS = {
+COLUMNS = {
     "identifier": "identifier",
     "name": "name",
     "description": "description",
@@ -55,7 +55,7 @@ def sent_fields(body: BaseModel, *, only_set: bool) -> dict[str, Any]:
 
 
 def stored_fields(row: Provider) -> dict[str, Any]:
-    return {api: getattr(row, column) for api, column in _COLUMNS.items()} | {"authConfig": row.auth_config}
+    return {api: getattr(row, column) for api, column in COLUMNS.items()} | {"authConfig": row.auth_config}
 
 
 def stage(box: SecretBox, changes: Mapping[str, Any], row: Provider | None = None) -> StagedProvider:
@@ -88,7 +88,7 @@ def problems(values: Mapping[str, Any]) -> list[FieldError]:
 
 
 def assign(row: Provider, staged: StagedProvider) -> None:
-    for api, column in _COLUMNS.items():
+    for api, column in COLUMNS.items():
         # Unchanged columns are not written back: a stored value that cannot be written any more (a non-finite
         # number on PostgreSQL) must not stop an update of the other fields.
         if api in staged.values and getattr(row, column, None) != staged.values[api]:

@@ -54,18 +54,13 @@ def get_provider(session: Session, *, provider_id: str) -> dict[str, Any]:
     return view(session, load(session, Provider, provider_id, "Provider"))
 
 
-def create_row(
-    session: Session, *, box: SecretBox, values: dict[str, Any], actor: str, known_new: bool = False
-) -> Provider:
-    """Inserts a provider from API-shaped ``values``; 422 on any rule, 409 on a taken identifier.
-
-    ``known_new``: the caller has already checked the identifier (a bulk import), so skip the lookup.
-    """
+def create_row(session: Session, *, box: SecretBox, values: dict[str, Any], actor: str) -> Provider:
+    """Inserts a provider from API-shaped ``values``; 422 on any rule, 409 on a taken identifier. (An import
+    writes its own rows in bulk: ``import_writes``.)"""
     staged = provider_rows.stage(box, values)
     if staged.problems:
         raise ValidationFailed(staged.problems)
-    if not known_new:
-        ensure_identifier_free(session, values["identifier"])
+    ensure_identifier_free(session, values["identifier"])
     now = utcnow()
     row = Provider(id=new_id(), is_system=False, created_by=actor, created_at=now)
     provider_rows.assign(row, staged)
