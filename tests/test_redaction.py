@@ -69,3 +69,20 @@ def test_the_log_handler_scrubs_messages_and_their_arguments(capsys: pytest.Capt
     assert CANARY not in err
     assert "dpm: login as admin with [secret DPM_PASSWORD]" in err
     assert "dpm: inline [secret DPM_PASSWORD]" in err
+
+
+def test_beyond_the_search_limit_one_pattern_finds_every_value_the_longest_first() -> None:
+    # A key per provider: more values than are searched one by one, sharing prefixes, with regex characters.
+    keys = [f"sk-bench-{i:04d}-0123456789abcdef" for i in range(redaction.SEARCH_LIMIT + 50)]
+    for index, key in enumerate(keys):
+        remember(key, f"DPM_KEY_{index}")
+    remember("a+b*c?(d)[e]{f}|g\\h", "ODD")
+    remember("sk-bench-0007", "PREFIX")  # a value that another one extends
+
+    text = f"x{keys[7]} / sk-bench-0007 / {keys[-1]}. a+b*c?(d)[e]{{f}}|g\\h and sk-bench-0007-01234"
+    last = f"DPM_KEY_{len(keys) - 1}"
+    assert scrub(text) == (
+        f"x[secret DPM_KEY_7] / [secret PREFIX] / [secret {last}]. [secret ODD] and [secret PREFIX]-01234"
+    )
+    assert redaction.found_in(text) == [last, "DPM_KEY_7", "ODD", "PREFIX"]
+    assert redaction.found_in("sk-bench- and nothing else") == []

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TextIO
+import re
+from typing import Any, TextIO
 
 MIN_LENGTH = 8
 """Shorter values are not scrubbed: they would match ordinary words (a local Ollama's placeholder key is "ollama",
@@ -26,17 +27,74 @@ def remember(value: str | None, label: str) -> None:
         _known[value] = label
 
 
+SEARCH_LIMIT = 256
+"""Up to this many known values, each is searched for on its own (a fast C search per value); beyond it, one
+pattern of them all (``_pattern``). Measured over 24 MB of plan output: about 3-6 ms per value searched on its
+own, 1.4 s for the pattern whatever the number of values."""
+
+
 def scrub(text: str) -> str:
     """``text`` with every known secret value replaced."""
-    # Longest first, so that a secret containing another is replaced whole.
-    for value in sorted((v for v in _known if v in text), key=len, reverse=True):
-        text = text.replace(value, f"[secret {_known[value]}]")
-    return text
+    if len(_known) <= SEARCH_LIMIT:
+        # Longest first, so that a secret containing another is replaced whole.
+        for value in sorted((v for v in _known if v in text), key=len, reverse=True):
+            text = text.replace(value, f"[secret {_known[value]}]")
+        return text
+    pattern = _pattern()
+    return pattern.sub(lambda match: f"[secret {_known[match[0]]}]", text) if pattern is not None else text
 
 
 def found_in(text: str) -> list[str]:
     """The labels of the known secrets whose values ``text`` holds."""
-    return sorted({label for value, label in _known.items() if value in text})
+    if len(_known) <= SEARCH_LIMIT:
+        return sorted({label for value, label in _known.items() if value in text})
+    pattern = _pattern()
+    return sorted({_known[match[0]] for match in pattern.finditer(text)}) if pattern is not None else []
+
+
+_compiled: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
+
+
+def _pattern() -> re.Pattern[str] | None:
+    """One pattern for every known value, compiled again only when a value was added.
+
+    Searching the text once per value costs (values x text): with a key per provider, 5,000 keys over the output
+    of a plan of 5,000 providers took 25 s. The pattern is the values' trie, so the regex engine follows one branch
+    per character instead of trying every value at every position; at a branch a longer value is tried before a
+    shorter one that it extends, so a secret containing another is replaced whole.
+    """
+    global _compiled  # noqa: PLW0603 - the cache of the one process-wide set of known values
+    values = tuple(_known)
+    if values != _compiled[0]:
+        _compiled = (values, re.compile(_trie_regex(values)) if values else None)
+    return _compiled[1]
+
+
+def _trie_regex(values: tuple[str, ...]) -> str:
+    trie: dict[str, Any] = {}
+    for value in values:
+        node = trie
+        for char in value:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a value ends here
+    return _branches(trie)
+
+
+def _branches(node: dict[str, Any]) -> str:
+    # Iterative over each chain of single children, so that a long value does not nest one group per character.
+    ends = "" in node
+    children = sorted((char, child) for char, child in node.items() if char)
+    if not children:
+        return ""
+    parts = []
+    for first, below in children:
+        chain, node_below = re.escape(first), below
+        while len(node_below) == 1 and "" not in node_below:
+            ((char, node_below),) = node_below.items()
+            chain += re.escape(char)
+        parts.append(chain + _branches(node_below))
+    body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+    return f"(?:{body})?" if ends else body
 
 
 class ScrubbedStream(io.TextIOBase):
