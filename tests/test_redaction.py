@@ -86,3 +86,12 @@ def test_beyond_the_search_limit_one_pattern_finds_every_value_the_longest_first
     )
     assert redaction.found_in(text) == [last, "DPM_KEY_7", "ODD", "PREFIX"]
     assert redaction.found_in("sk-bench- and nothing else") == []
+
+
+def test_beyond_the_search_limit_a_secret_overlapping_another_is_still_found() -> None:
+    for index in range(redaction.SEARCH_LIMIT + 1):
+        remember(f"sk-filler-{index:04d}-abcdef", f"FILLER_{index}")
+    remember("abcdefgh12", "FIRST")
+    remember("12345678xy", "SECOND")
+
+    assert redaction.found_in("abcdefgh12345678xy") == ["FIRST", "SECOND"]

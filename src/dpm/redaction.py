@@ -40,23 +40,25 @@ def scrub(text: str) -> str:
         for value in sorted((v for v in _known if v in text), key=len, reverse=True):
             text = text.replace(value, f"[secret {_known[value]}]")
         return text
-    pattern = _pattern()
-    return pattern.sub(lambda match: f"[secret {_known[match[0]]}]", text) if pattern is not None else text
+    patterns = _patterns()
+    return patterns[0].sub(lambda match: f"[secret {_known[match[0]]}]", text) if patterns is not None else text
 
 
 def found_in(text: str) -> list[str]:
     """The labels of the known secrets whose values ``text`` holds."""
     if len(_known) <= SEARCH_LIMIT:
         return sorted({label for value, label in _known.items() if value in text})
-    pattern = _pattern()
-    return sorted({_known[match[0]] for match in pattern.finditer(text)}) if pattern is not None else []
+    patterns = _patterns()
+    # The lookahead finds a value at every place it starts, also one that overlaps a value found before it.
+    return sorted({_known[match[1]] for match in patterns[1].finditer(text)}) if patterns is not None else []
 
 
-_compiled: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
+_compiled: tuple[tuple[str, ...], tuple[re.Pattern[str], re.Pattern[str]] | None] = ((), None)
 
 
-def _pattern() -> re.Pattern[str] | None:
-    """One pattern for every known value, compiled again only when a value was added.
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """One pattern for every known value (and the same as a lookahead, for ``found_in``), compiled again only when
+    a value was added.
 
     Searching the text once per value costs (values x text): with a key per provider, 5,000 keys over the output
     of a plan of 5,000 providers took 25 s. The pattern is the values' trie, so the regex engine follows one branch
@@ -66,7 +68,8 @@ def _pattern() -> re.Pattern[str] | None:
     global _compiled  # noqa: PLW0603 - the cache of the one process-wide set of known values
     values = tuple(_known)
     if values != _compiled[0]:
-        _compiled = (values, re.compile(_trie_regex(values)) if values else None)
+        regex = _trie_regex(values)
+        _compiled = (values, (re.compile(regex), re.compile(f"(?=({regex}))")) if values else None)
     return _compiled[1]
 
 

@@ -46,3 +46,13 @@ def test_an_object_with_very_many_unknown_keys_lists_a_hundred_and_counts_the_re
     assert len(unknown) == 101
     assert unknown[-1].message == "50 more unknown keys are not listed"
     assert unknown[-1].line == 1
+
+
+def test_the_canary_prefix_is_reserved_for_plain_and_templated_providers() -> None:
+    plain = "kind: Provider\nidentifier: dpm-canary-acme\nname: A\n"
+    templated = "kind: Provider\nidentifier: dpm-canary-team\nname: T\nfromTemplate: openai-template\n"
+    for text in (plain, templated):
+        (document,), _ = load_documents("f.yaml", text)
+        _, problems = check_documents([document])
+        reserved = [p for p in problems if "reserved for the canary copies of a gated apply" in p.message]
+        assert [(p.path, p.line) for p in reserved] == [("identifier", 2)]

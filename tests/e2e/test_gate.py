@@ -309,9 +309,14 @@ def test_a_killed_gated_apply_leaves_a_canary_that_the_next_run_removes_and_ctrl
         assert "- provider dpm-canary-live" in planned.out
         assert "dpm-canary-live: a canary copy left behind by an interrupted gated apply" in planned.out
         assert statuses(watcher)["live"] == "active"
-        cleaned = run_dpm("apply", "--auto-approve", cwd=repo, env=env)
+        # The next gated apply of the same rotation deletes the leftover before it makes a canary of that name.
+        cleaned = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=rotated)
         assert cleaned.exit_code == 0, cleaned.out + cleaned.err
+        assert "✓ provider live on canary copy dpm-canary-live: passed" in cleaned.out
+        assert "- provider dpm-canary-live" in cleaned.out
         assert "dpm-canary-live" not in statuses(watcher)
+        restored = run_dpm("apply", "--auto-approve", cwd=repo, env=env)  # back to the first key for the next round
+        assert restored.exit_code == 0, restored.out + restored.err
 
 
 def test_a_saved_plan_records_the_gate_and_a_config_may_not_use_the_canary_prefix(

@@ -18,6 +18,7 @@ runs uncached.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ from typing import Any
 
 import pydantic
 
+import dpm
 from dpm import __version__
 from dpm.config import render, yamlio
 
@@ -46,8 +48,18 @@ def run_key(variables: Mapping[str, Any], environment: str | None) -> bytes:
     vars."""
     libraries = f"{sys.version} {yamlio.LIBRARY} {render.LIBRARY} pydantic {pydantic.VERSION}"
     variables_text = json.dumps(variables, sort_keys=True, default=repr)
-    parts = (str(FORMAT), __version__, libraries, environment or "", variables_text)
+    parts = (str(FORMAT), __version__, _code_stamp(), libraries, environment or "", variables_text)
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).digest()
+
+
+@functools.cache
+def _code_stamp() -> str:
+    """dpm's own code as installed: each module's path, size and modification time. The version alone is not enough:
+    an editable install, or a checkout between releases, changes the rules without changing the version. Stat calls
+    only (about 150 files), so a cold run does not read the code to key the cache."""
+    root = Path(dpm.__file__).parent
+    stamps = sorted(f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in root.rglob("*.py"))
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
 
 
 def entry_key(run: bytes, name: str, raw: bytes) -> str:

@@ -79,6 +79,8 @@ def check_documents(documents: Sequence[Document]) -> tuple[list[Checked], list[
 def _document_rules(model: type[BaseModel], data: dict[str, Any]) -> list[rules.Violation]:
     if model is models.ProviderDocument:
         return rules.provider_tree_violations(data) + _reserved(data.get("identifier"))
+    if model is models.TemplatedProviderDocument:
+        return _reserved(data.get("identifier"))
     if model is models.ProviderTemplateDocument:
         config = data.get("providerConfig")
         capabilities = config.get("capabilities") if isinstance(config, dict) else None

@@ -124,8 +124,12 @@ def cost(tests: Sequence[GateTest], live: LiveState) -> int:
 
 
 def held(body: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """``body`` as written before its test passes: not routable."""
-    return {**body, "status": HELD[kind]}
+    """``body`` as written before its test passes: not routable, and for a model not the provider's default either,
+    since the registry would take the default from the provider's active models at once."""
+    found = {**body, "status": HELD[kind]}
+    if kind == "model" and found.get("isDefault"):
+        found["isDefault"] = False
+    return found
 
 
 def staged(changes: Sequence[Change], gate: Gate) -> list[Change]:
@@ -160,10 +164,6 @@ def _canary_model(change: Change, canary: str) -> Change:
     assert change.body is not None
     body = {**held(change.body, "model"), "providerIdentifier": canary}
     return Change(action="create", kind="model", provider=canary, identifier=change.identifier, body=body)
-
-
-def is_canary_change(change: Change) -> bool:
-    return is_canary(change.provider or change.identifier) and change.action == "create"
 
 
 def subject(test: GateTest) -> tuple[str, str | None, str]:

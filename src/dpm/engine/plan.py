@@ -234,13 +234,18 @@ def _collect(value: Any, found: set[str]) -> None:
                 found.add(key)
             if isinstance(item, str):
                 found.add(item)
-            elif item is not None and not isinstance(item, int | float):
+            elif isinstance(item, int | float):
+                if not isinstance(item, bool):  # an all-digit secret written in clear reads as a number
+                    found.add(str(item))
+            elif item is not None:
                 _collect(item, found)
     elif isinstance(value, list | tuple):
         for item in value:
             _collect(item, found)
     elif isinstance(value, str):
         found.add(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        found.add(str(value))
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _collect(getattr(value, name), found)

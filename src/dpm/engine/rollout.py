@@ -14,7 +14,7 @@ from typing import Literal
 
 from dpm.config.render import Renderer
 from dpm.engine import apply, gate
-from dpm.engine.live import LiveState, live_from_export
+from dpm.engine.live import LiveState, is_canary, live_from_export
 from dpm.engine.outcome import Outcome
 from dpm.engine.plan import Change, Gate, GateTest, TestResult
 from dpm.registry.client import RegistryClient, RegistryError
@@ -26,6 +26,7 @@ Progress = Callable[[apply.StepProgress], None]
 class GatedRun:
     outcome: Outcome
     tests: list[TestResult] = field(default_factory=list)
+    promoted: set[tuple[str, str]] = field(default_factory=set)  # (kind, key) the final write made active
 
 
 def carry_out(  # noqa: PLR0917 - the plan's parts and the run's means, as apply.carry_out takes them
@@ -37,19 +38,23 @@ def carry_out(  # noqa: PLR0917 - the plan's parts and the run's means, as apply
     max_bytes: int = apply.MAX_IMPORT_BYTES,
 ) -> GatedRun:
     first = gate.staged(changes, planned)
-    written = apply.carry_out(apply.steps(first, max_bytes), client, renderer, progress)
-    run = GatedRun(written)
+    # A canary an earlier run left behind goes first: the copy this run makes may bear its name.
+    leftover = [c for c in first if c.action == "delete" and is_canary(c.provider or c.identifier)]
+    rest = [c for c in first if not (c.action == "delete" and is_canary(c.provider or c.identifier))]
+    run = GatedRun(Outcome())
     live: LiveState | None = None
     try:
-        if written.ok:
+        steps = apply.steps(leftover, max_bytes) + apply.steps(rest, max_bytes)
+        run.outcome = apply.carry_out(steps, client, renderer, progress)
+        if run.outcome.ok:
             live = live_from_export(client.export())
             run.tests = _test(planned.tests, live, client, progress)
             _promote(run, changes, live, client, renderer, progress, max_bytes)
     finally:
-        # Also on Ctrl-C: a canary copy must not outlive its run (one that is killed outright is removed by the next
-        # plan, see gate.leftovers).
+        # Also on Ctrl-C or SIGTERM, from the first write on: a canary copy must not outlive its run (one that is
+        # killed outright is removed by the next plan, see gate.leftovers).
         run.outcome.notes += _remove_canaries(planned, live, client)
-    run.outcome = _as_planned(run, changes)
+    run.outcome = _as_planned(run, changes, planned)
     return run
 
 
@@ -108,14 +113,17 @@ def _promote(  # noqa: PLR0917 - the parts of one run, passed on
     if not final:
         return
     done = apply.carry_out(apply.steps(final, max_bytes), client, renderer, progress)
+    run.promoted = {(c.kind, c.key) for c in done.applied}
     if not done.ok:
         run.outcome.error = f"switching the tested objects to active failed: {done.error}"
         run.outcome.moved += done.moved
 
 
 def _remove_canaries(planned: Gate, live: LiveState | None, client: RegistryClient) -> list[str]:
-    """Delete the canary copies (their models first); what could not be deleted, said as a note."""
-    if not planned.canaries:
+    """Delete this run's canary copies (their models first), and only those: another run's may be under test right
+    now. What could not be deleted is said as a note."""
+    own = set(planned.canaries)
+    if not own:
         return []
     try:
         live = live if live is not None else live_from_export(client.export())
@@ -123,6 +131,8 @@ def _remove_canaries(planned: Gate, live: LiveState | None, client: RegistryClie
         return [f"the canary copies could not be looked up ({exc.message}); the next plan deletes them"]
     notes = []
     for change in gate.leftovers(live):
+        if (change.provider or change.identifier) not in own:
+            continue
         try:
             client.delete(change.kind, str(change.liveId), change.etag)
         except RegistryError as exc:
@@ -133,24 +143,26 @@ def _remove_canaries(planned: Gate, live: LiveState | None, client: RegistryClie
     return notes
 
 
-def _as_planned(run: GatedRun, changes: Sequence[Change]) -> Outcome:
-    """The outcome in the plan's terms: canary copies left out, and each change applied, held (written, not
-    routable, since its test failed or its switch to active failed) or not attempted."""
-    written, outcome = run.outcome, Outcome(error=run.outcome.error, moved=run.outcome.moved, notes=run.outcome.notes)
-    sent = {(c.kind, c.key) for c in written.applied if not gate.is_canary_change(c)}
-    tests: dict[tuple[str, str], TestResult] = {(r.test.kind, r.test.key): r for r in run.tests}
-    promoted = outcome.ok
+def _as_planned(run: GatedRun, changes: Sequence[Change], planned: Gate) -> Outcome:
+    """The outcome in the plan's terms, canary copies left out. A change the gate tests counts as applied only when
+    its test passed and the final write made it active; written but not made active, it is held (not routable, or
+    for an active provider's new settings, not written at all)."""
+    written = run.outcome
+    outcome = Outcome(error=written.error, moved=written.moved, notes=written.notes)
+    # (action, kind, key): a leftover canary's delete and this run's canary create share kind and key.
+    sent = {(c.action, c.kind, c.key) for c in written.applied}
+    refused = {(c.action, c.kind, c.key) for c in written.failed}
+    gated: dict[tuple[str, str], GateTest] = {(t.kind, t.key): t for t in planned.tests}
+    passed = {(r.test.kind, r.test.key) for r in run.tests if r.result == "passed"}
     for change in changes:
-        key = (change.kind, change.key)
-        test = tests.get(key)
-        held_back = test is not None and test.test.kind == "provider" and test.test.canary is not None
-        if key in sent or (held_back and written.ok):
-            if test is None or (test.result == "passed" and promoted):
-                outcome.applied.append(change)
-            else:
-                outcome.held.append(change)
-        elif any(key == (c.kind, c.key) for c in written.failed):
-            outcome.failed.append(change)
+        key, ident = (change.kind, change.key), (change.action, change.kind, change.key)
+        test = gated.get(key)
+        settings_only = test is not None and test.kind == "provider" and test.canary is not None
+        if test is None:
+            target = outcome.applied if ident in sent else outcome.failed if ident in refused else outcome.remaining
+        elif ident in sent or (settings_only and run.tests):
+            target = outcome.applied if key in passed and key in run.promoted else outcome.held
         else:
-            outcome.remaining.append(change)
+            target = outcome.failed if ident in refused else outcome.remaining
+        target.append(change)
     return outcome

@@ -1,0 +1,63 @@
+"""Carrying out a gated apply against a real (embedded) registry: what the outcome says when a write fails part-way.
+The registry's tests of providers at unreachable addresses fail, which is what these cases need; the end-to-end
+cases with a provider that answers are in ``tests/e2e/test_gate.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dpm.config.render import Renderer
+from dpm.engine.gate import plan_gate
+from dpm.engine.live import LiveState
+from dpm.engine.plan import Change
+from dpm.engine.rollout import carry_out
+from dpm.registry.client import Credentials, RegistryClient
+from dpm_server.embedded import embedded_registry
+from tests.engine.test_apply import create_model, create_provider, keys, registry_holds
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[RegistryClient]:
+    with embedded_registry(tmp_path / "registry") as registry:
+        client = RegistryClient(registry.url, Credentials(token=registry.token), sleep=lambda _: None)
+        yield client
+        client.close()
+
+
+def with_status(change: Change) -> Change:
+    assert change.body is not None
+    return change.model_copy(update={"body": {**change.body, "status": "active"}})
+
+
+def test_a_first_write_that_fails_part_way_reports_what_it_wrote_as_held_not_applied(client: RegistryClient) -> None:
+    changes = [
+        with_status(create_provider("acme")),
+        with_status(create_model("acme", "small")),
+        with_status(create_provider("beta", max_context=1000)),
+        with_status(create_model("beta", "too-long", context=2000)),  # the registry refuses this batch
+    ]
+    gate = plan_gate(changes, LiveState())
+    assert [t.key for t in gate.tests] == ["acme", "acme/small", "beta", "beta/too-long"]
+    run = carry_out(changes, gate, client, Renderer({}, {}), max_bytes=1)
+    outcome = run.outcome
+    assert outcome.error is not None
+    assert run.tests == []  # nothing is tested after a failed write
+    assert keys(outcome.held) == ["create acme", "create acme/small"]  # written, never tested: not applied
+    assert outcome.applied == []
+    assert keys(outcome.failed) == ["create beta", "create beta/too-long"]
+    held = registry_holds(client)
+    assert (held["acme"]["status"], held["acme/small"]["status"]) == ("testing", "inactive")
+    assert "beta" not in held
+
+
+def test_a_test_that_fails_holds_its_object_and_its_models_are_not_tested(client: RegistryClient) -> None:
+    changes = [with_status(create_provider("acme")), with_status(create_model("acme", "small"))]
+    run = carry_out(changes, plan_gate(changes, LiveState()), client, Renderer({}, {}))
+    assert [(r.test.key, r.result) for r in run.tests] == [("acme", "failed"), ("acme/small", "not-run")]
+    assert run.outcome.ok  # no request failed: the gate held them back
+    assert keys(run.outcome.held) == ["create acme", "create acme/small"]
+    held = registry_holds(client)
+    assert (held["acme"]["status"], held["acme/small"]["status"]) == ("testing", "inactive")
