@@ -78,3 +78,46 @@ def run_dpm(*args: str, cwd: Path, env: dict[str, str], stdin: str | None = None
         [DPM, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+FAKE_PROVIDER = """\
+kind: Provider
+identifier: {identifier}
+name: Fake {identifier}
+apiEndpoint: {url}/v1
+authMethod: api_key
+authConfig:
+  type: api_key
+  fields:
+    apiKey: ${{{{ secret.{secret} }}}}
+  headers:
+    Authorization: Bearer {{{{apiKey}}}}
+capabilities:
+  supportsSystemMessages: true
+  maxContextLength: 8192
+  supportedRoles: [system, user, assistant]
+  supportsStreaming: true
+  supportsTools: true
+models:
+{models}"""
+FAKE_MODEL = """\
+  - identifier: {identifier}
+    name: Model {identifier}
+    contextLength: 8192
+    capabilities:
+      supportsSystemMessages: true
+      maxContextLength: 8192
+      supportedRoles: [system, user, assistant]
+      supportsStreaming: true
+      supportsTools: true
+      supportsFunctionCalling: true
+"""
+
+
+def fake_provider_file(
+    identifier: str, url: str, models: tuple[str, ...] = ("fake-gpt-4",), secret: str = "DPM_FAKE_KEY"
+) -> str:
+    """A provider at a fake provider on loopback (tests.server.outbound.fake_provider), its key read from ``secret``;
+    each model's identifier stands at line 19, column 17, of the first."""
+    listed = "".join(FAKE_MODEL.format(identifier=m) for m in models)
+    return FAKE_PROVIDER.format(identifier=identifier, url=url, models=listed, secret=secret)

@@ -12,43 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, Server, clean_environment, run_dpm
+from tests.e2e.conftest import ADMIN, Server, clean_environment, fake_provider_file, run_dpm
 from tests.server.outbound.fake_provider import CANARY as UPSTREAM_CANARY
 from tests.server.outbound.fake_provider import FakeProvider
 
 KEY = "sk-check-canary-7d3e2f"  # the provider's key: it must never be printed
 
-PROVIDER = """\
-kind: Provider
-identifier: {identifier}
-name: Fake {identifier}
-apiEndpoint: {url}/v1
-authMethod: api_key
-authConfig:
-  type: api_key
-  fields:
-    apiKey: ${{{{ secret.DPM_FAKE_KEY }}}}
-  headers:
-    Authorization: Bearer {{{{apiKey}}}}
-capabilities:
-  supportsSystemMessages: true
-  maxContextLength: 8192
-  supportedRoles: [system, user, assistant]
-  supportsStreaming: true
-  supportsTools: true
-models:
-  - identifier: fake-gpt-4
-    name: Fake GPT-4
-    contextLength: 8192
-    capabilities:
-      supportsSystemMessages: true
-      maxContextLength: 8192
-      supportedRoles: [system, user, assistant]
-      supportsStreaming: true
-      supportsTools: true
-      supportsFunctionCalling: true
-"""
-MODEL_LINE, MODEL_COLUMN = 19, 17  # where "fake-gpt-4" stands in PROVIDER
+MODEL_LINE, MODEL_COLUMN = 19, 17  # where "fake-gpt-4" stands in fake_provider_file's document
 
 
 @pytest.fixture
@@ -64,7 +34,7 @@ def registry_with(tmp_path: Path, fake: FakeProvider, rate_limit: str) -> Iterat
     repo = tmp_path / "repo"
     (repo / "providers.d").mkdir(parents=True)
     for identifier in ("fake-one", "fake-two"):
-        (repo / "providers.d" / f"{identifier}.yaml").write_text(PROVIDER.format(identifier=identifier, url=fake.url))
+        (repo / "providers.d" / f"{identifier}.yaml").write_text(fake_provider_file(identifier, fake.url))
     server = Server(tmp_path / "registry", rate_limit=rate_limit, outbound_allow="127.0.0.1")
     server.start()
     try:
@@ -134,7 +104,7 @@ def test_a_failing_provider_is_an_error_with_its_message_and_select_tests_only_t
     assert nothing.exit_code == 1
     assert "--select nope-* matches no provider in the config" in nothing.err
 
-    (repo / "providers.d" / "fake-new.yaml").write_text(PROVIDER.format(identifier="fake-new", url=fake.url))
+    (repo / "providers.d" / "fake-new.yaml").write_text(fake_provider_file("fake-new", fake.url))
     fake.api_key = KEY
     unapplied = run_dpm("check", "--select", "fake-new", cwd=repo, env=env)
     assert unapplied.exit_code == 2, unapplied.out + unapplied.err

@@ -21,50 +21,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ADMIN, DPM, Server, clean_environment, run_dpm
+from tests.e2e.conftest import ADMIN, DPM, Server, clean_environment, fake_provider_file, run_dpm
 from tests.server.outbound.fake_provider import CANARY as UPSTREAM_CANARY
 from tests.server.outbound.fake_provider import FakeProvider
 
 KEY = "sk-gate-canary-4b1e90"  # the key the fake provider accepts: never printed
 WRONG = "sk-gate-wrong-key-77a2"
-
-PROVIDER = """\
-kind: Provider
-identifier: {identifier}
-name: Fake {identifier}
-apiEndpoint: {url}/v1
-authMethod: api_key
-authConfig:
-  type: api_key
-  fields:
-    apiKey: ${{{{ secret.{secret} }}}}
-  headers:
-    Authorization: Bearer {{{{apiKey}}}}
-capabilities:
-  supportsSystemMessages: true
-  maxContextLength: 8192
-  supportedRoles: [system, user, assistant]
-  supportsStreaming: true
-  supportsTools: true
-models:
-{models}"""
-MODEL = """\
-  - identifier: {identifier}
-    name: Model {identifier}
-    contextLength: 8192
-    capabilities:
-      supportsSystemMessages: true
-      maxContextLength: 8192
-      supportedRoles: [system, user, assistant]
-      supportsStreaming: true
-      supportsTools: true
-      supportsFunctionCalling: true
-"""
-
-
-def provider_file(identifier: str, url: str, models: tuple[str, ...] = ("fake-gpt-4",), secret: str = "DPM_KEY") -> str:
-    listed = "".join(MODEL.format(identifier=m) for m in models)
-    return PROVIDER.format(identifier=identifier, url=url, models=listed, secret=secret)
 
 
 @dataclass
@@ -131,7 +93,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Watcher]]:
         with httpx.Client(base_url=server.url, timeout=30) as api:
             token = api.post("/auth/login", json={"username": "admin", "password": ADMIN["DPM_PASSWORD"]}).json()
             api.headers["Authorization"] = f"Bearer {token['token']}"
-            env = clean_environment(DPM_REGISTRY_URL=server.url, DPM_KEY=KEY, **ADMIN)
+            env = clean_environment(DPM_REGISTRY_URL=server.url, DPM_FAKE_KEY=KEY, **ADMIN)
             yield repo, env, Watcher(api)
     finally:
         server.stop()
@@ -157,7 +119,7 @@ def test_a_good_provider_goes_active_only_after_its_tests_and_the_summary_lists_
     setup: tuple[Path, dict[str, str], Watcher], fake: FakeProvider
 ) -> None:
     repo, env, watcher = setup
-    (repo / "providers.d" / "good.yaml").write_text(provider_file("good", fake.url, ("fake-gpt-4", "fake-claude")))
+    (repo / "providers.d" / "good.yaml").write_text(fake_provider_file("good", fake.url, ("fake-gpt-4", "fake-claude")))
     planned = run_dpm("plan", "--gate", cwd=repo, env=env)
     assert planned.exit_code == 0, planned.out + planned.err
     assert "Gated rollout: 3 test(s) before what they test goes live, at most 5 more request(s)" in planned.out
@@ -190,9 +152,9 @@ def test_a_bad_key_is_never_routable_fails_with_the_providers_message_and_the_ne
     setup: tuple[Path, dict[str, str], Watcher], fake: FakeProvider
 ) -> None:
     repo, env, watcher = setup
-    (repo / "providers.d" / "bad.yaml").write_text(provider_file("bad", fake.url))
+    (repo / "providers.d" / "bad.yaml").write_text(fake_provider_file("bad", fake.url))
     with watcher.running():
-        failed = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_KEY": WRONG})
+        failed = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_FAKE_KEY": WRONG})
     assert failed.exit_code == 1, failed.out + failed.err
     assert "✗ provider bad: failed in" in failed.out
     assert "the provider rejected the credentials (HTTP 401)" in failed.out
@@ -218,7 +180,9 @@ def test_a_missing_model_stays_inactive_while_its_provider_and_the_other_models_
 ) -> None:
     repo, env, watcher = setup
     fake.missing = {"fake-retired"}
-    (repo / "providers.d" / "mixed.yaml").write_text(provider_file("mixed", fake.url, ("fake-gpt-4", "fake-retired")))
+    (repo / "providers.d" / "mixed.yaml").write_text(
+        fake_provider_file("mixed", fake.url, ("fake-gpt-4", "fake-retired"))
+    )
     with watcher.running():
         done = run_dpm("apply", "--gate", "--auto-approve", "--format", "json", cwd=repo, env=env)
     assert done.exit_code == 1, done.out + done.err
@@ -238,15 +202,15 @@ def test_a_rotated_key_that_fails_on_the_canary_leaves_the_old_key_working_and_n
     setup: tuple[Path, dict[str, str], Watcher], fake: FakeProvider
 ) -> None:
     repo, env, watcher = setup
-    (repo / "providers.d" / "live.yaml").write_text(provider_file("live", fake.url))
+    (repo / "providers.d" / "live.yaml").write_text(fake_provider_file("live", fake.url))
     assert run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env).exit_code == 0
     fake.seen.clear()
 
-    planned = run_dpm("plan", "--gate", cwd=repo, env=env | {"DPM_KEY": WRONG})
+    planned = run_dpm("plan", "--gate", cwd=repo, env=env | {"DPM_FAKE_KEY": WRONG})
     assert "provider live: new connection settings: tested on canary copy dpm-canary-live first" in planned.out
     fake.mode, fake.delay = "slow", 0.5  # the canary lives long enough for the watcher to see it
     with watcher.running():
-        rotated = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_KEY": WRONG})
+        rotated = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_FAKE_KEY": WRONG})
     assert rotated.exit_code == 1, rotated.out + rotated.err
     assert "✗ provider live on canary copy dpm-canary-live: failed in" in rotated.out
     assert "provider live (not written: the live provider keeps its current settings)" in rotated.out
@@ -262,8 +226,10 @@ def test_a_rotated_key_that_fails_on_the_canary_leaves_the_old_key_working_and_n
     # A rotation the provider accepts passes the canary, with a copy of a new model there, and changes the live
     # provider and switches the model on in one write.
     fake.api_key = "sk-gate-new-key-1f0c"
-    (repo / "providers.d" / "live.yaml").write_text(provider_file("live", fake.url, ("fake-gpt-4", "fake-claude")))
-    accepted = run_dpm("apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_KEY": "sk-gate-new-key-1f0c"})
+    (repo / "providers.d" / "live.yaml").write_text(fake_provider_file("live", fake.url, ("fake-gpt-4", "fake-claude")))
+    accepted = run_dpm(
+        "apply", "--gate", "--auto-approve", cwd=repo, env=env | {"DPM_FAKE_KEY": "sk-gate-new-key-1f0c"}
+    )
     assert accepted.exit_code == 0, accepted.out + accepted.err
     assert "✓ provider live on canary copy dpm-canary-live: passed" in accepted.out
     assert "✓ model live/fake-claude on canary copy dpm-canary-live: passed" in accepted.out
@@ -276,9 +242,9 @@ def test_a_killed_gated_apply_leaves_a_canary_that_the_next_run_removes_and_ctrl
     setup: tuple[Path, dict[str, str], Watcher], fake: FakeProvider
 ) -> None:
     repo, env, watcher = setup
-    (repo / "providers.d" / "live.yaml").write_text(provider_file("live", fake.url))
+    (repo / "providers.d" / "live.yaml").write_text(fake_provider_file("live", fake.url))
     assert run_dpm("apply", "--auto-approve", cwd=repo, env=env).exit_code == 0
-    rotated = env | {"DPM_KEY": "sk-gate-next-key-93aa"}
+    rotated = env | {"DPM_FAKE_KEY": "sk-gate-next-key-93aa"}
     fake.api_key = "sk-gate-next-key-93aa"
 
     for how in (signal.SIGKILL, signal.SIGINT, signal.SIGTERM):
@@ -323,7 +289,7 @@ def test_a_saved_plan_records_the_gate_and_a_config_may_not_use_the_canary_prefi
     setup: tuple[Path, dict[str, str], Watcher], fake: FakeProvider
 ) -> None:
     repo, env, _ = setup
-    (repo / "providers.d" / "good.yaml").write_text(provider_file("good", fake.url))
+    (repo / "providers.d" / "good.yaml").write_text(fake_provider_file("good", fake.url))
     (repo / "dpm.yaml").write_text("rollout: gated\n")
     saved = repo / "gated.plan.json"
     planned = run_dpm("plan", "-o", str(saved), cwd=repo, env=env)
@@ -337,7 +303,7 @@ def test_a_saved_plan_records_the_gate_and_a_config_may_not_use_the_canary_prefi
     assert applied.exit_code == 0, applied.out + applied.err
     assert "Gate: 2 of 2 test(s) passed" in applied.out
 
-    (repo / "providers.d" / "reserved.yaml").write_text(provider_file("dpm-canary-good", fake.url))
+    (repo / "providers.d" / "reserved.yaml").write_text(fake_provider_file("dpm-canary-good", fake.url))
     invalid = run_dpm("validate", cwd=repo, env=env)
     assert invalid.exit_code == 1
     assert "the prefix 'dpm-canary-' is reserved for the canary copies of a gated apply" in invalid.out
@@ -346,10 +312,12 @@ def test_a_saved_plan_records_the_gate_and_a_config_may_not_use_the_canary_prefi
 def test_a_gate_that_costs_more_than_the_quota_left_says_so_in_the_plan(tmp_path: Path, fake: FakeProvider) -> None:
     repo = tmp_path / "repo"
     (repo / "providers.d").mkdir(parents=True)
-    (repo / "providers.d" / "wide.yaml").write_text(provider_file("wide", fake.url, ("m1", "m2", "m3", "m4", "m5")))
+    (repo / "providers.d" / "wide.yaml").write_text(
+        fake_provider_file("wide", fake.url, ("m1", "m2", "m3", "m4", "m5"))
+    )
     server = Server(tmp_path / "registry", rate_limit="12/900", outbound_allow="127.0.0.1").start()
     try:
-        env = clean_environment(DPM_REGISTRY_URL=server.url, DPM_KEY=KEY, **ADMIN)
+        env = clean_environment(DPM_REGISTRY_URL=server.url, DPM_FAKE_KEY=KEY, **ADMIN)
         direct = run_dpm("plan", cwd=repo, env=env)
         gated = run_dpm("plan", "--gate", cwd=repo, env=env)
     finally:
