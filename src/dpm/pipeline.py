@@ -33,7 +33,6 @@ from dpm.engine.diff import diff, kept
 from dpm.engine.drift import DriftReport, detect
 from dpm.engine.dump import Dumped, dump
 from dpm.engine.live import LiveState, live_from_export
-from dpm.engine.live import is_canary as live_is_canary
 from dpm.engine.outcome import Applied, Outcome
 from dpm.engine.plan import Change, Kept, Plan, RequestCost, TestResult, count
 from dpm.errors import DpmError, UsageError
@@ -311,7 +310,7 @@ def check_applicable(plan: Plan, renderer: Renderer, max_deletes: int | None) ->
     if problem is not None:
         raise problem
     # Canary copies left behind by an interrupted gated apply are dpm's own: removing them needs nobody's consent.
-    deletes = sum(1 for c in plan.changes if c.action == "delete" and not live_is_canary(c.provider or c.identifier))
+    deletes = sum(1 for c in plan.changes if c.action == "delete" and not gate.removes_canary(c))
     if max_deletes is not None and deletes > max_deletes:
         raise DpmError(
             f"the plan deletes {deletes} objects, more than maxDeletes ({max_deletes}) allows",

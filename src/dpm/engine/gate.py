@@ -227,10 +227,13 @@ def _delete(
     )
 
 
+def removes_canary(change: Change) -> bool:
+    """Whether ``change`` deletes a canary copy or one of its models: dpm's own housekeeping, not the config's."""
+    return change.action == "delete" and is_canary(change.provider or change.identifier)
+
+
 def leftover_warnings(changes: Sequence[Change]) -> list[str]:
-    canaries = sorted(
-        {c.provider or c.identifier for c in changes if c.action == "delete" and is_canary(c.provider or c.identifier)}
-    )
+    canaries = sorted({c.provider or c.identifier for c in changes if removes_canary(c)})
     return [
         f"{name}: a canary copy left behind by an interrupted gated apply; this apply deletes it" for name in canaries
     ]

@@ -14,7 +14,7 @@ from typing import Literal
 
 from dpm.config.render import Renderer
 from dpm.engine import apply, gate
-from dpm.engine.live import LiveState, is_canary, live_from_export
+from dpm.engine.live import LiveState, live_from_export
 from dpm.engine.outcome import Outcome
 from dpm.engine.plan import Change, Gate, GateTest, TestResult
 from dpm.registry.client import RegistryClient, RegistryError
@@ -39,8 +39,8 @@ def carry_out(  # noqa: PLR0917 - the plan's parts and the run's means, as apply
 ) -> GatedRun:
     first = gate.staged(changes, planned)
     # A canary an earlier run left behind goes first: the copy this run makes may bear its name.
-    leftover = [c for c in first if c.action == "delete" and is_canary(c.provider or c.identifier)]
-    rest = [c for c in first if not (c.action == "delete" and is_canary(c.provider or c.identifier))]
+    leftover = [c for c in first if gate.removes_canary(c)]
+    rest = [c for c in first if not gate.removes_canary(c)]
     run = GatedRun(Outcome())
     live: LiveState | None = None
     try:

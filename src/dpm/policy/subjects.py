@@ -16,6 +16,7 @@ from dpm.config.compile import DesiredState, masked
 from dpm.config.validate import Checked
 from dpm.config.yamlio import Document
 from dpm.engine.fields import fields_of
+from dpm.engine.gate import removes_canary
 from dpm.engine.plan import Change, Plan
 from dpm.resources import models
 from dpm.values import Mark, Path
@@ -135,8 +136,8 @@ def _at_model(sources: Sources, provider: str, identifier: str) -> Locate:
 
 def change_subjects(plan: Plan, sources: Sources) -> Iterator[Subject]:
     for change in plan.changes:
-        if (change.provider or change.identifier).startswith(models.CANARY_PREFIX):
-            continue  # the removal of a leftover canary copy (dpm.engine.gate) is dpm's own housekeeping
+        if removes_canary(change):
+            continue  # the removal of a leftover canary copy is dpm's own housekeeping
         data = change_object(change)
         kind = KINDS[change.kind]
         yield Subject(
