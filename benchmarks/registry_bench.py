@@ -26,9 +26,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,7 +37,7 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
-from server_common import ADMIN, admin_headers, free_port, model, provider
+from server_common import admin_headers, model, provider, server_process
 from sqlalchemy.engine import make_url
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # dpm.engine.apply.MAX_IMPORT_BYTES
@@ -116,35 +113,11 @@ def database(kind: str) -> Iterator[str | None]:
 @contextmanager
 def server(src: str | None, database_url: str | None) -> Iterator[tuple[str, int]]:
     """A fresh server running the code under ``src`` (None: this environment's); yields its base URL and pid."""
-    with tempfile.TemporaryDirectory(prefix="dpm-bench-") as data_dir:
-        port = free_port()
-        env = os.environ | {
-            "DPM_SERVER_DATA_DIR": data_dir,
-            "DPM_SERVER_RATE_LIMIT": "100000000/60",
-            "DPM_ADMIN_USERNAME": ADMIN["username"],
-            "DPM_ADMIN_PASSWORD": ADMIN["password"],
-        }
-        if src is not None:
-            env["PYTHONPATH"] = str(Path(src).resolve())
-        if database_url is not None:
-            env["DPM_SERVER_DATABASE_URL"] = database_url
-        command = [sys.executable, "-m", "dpm_server", "serve", "--port", str(port)]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}/api"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start")
-                try:
-                    httpx.get(f"{base}/openapi.json", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            yield base, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    extra = {"PYTHONPATH": str(Path(src).resolve())} if src is not None else {}
+    if database_url is not None:
+        extra["DPM_SERVER_DATABASE_URL"] = database_url
+    with server_process(extra) as running:
+        yield running
 
 
 def timed(pid: int, send: Any) -> Sample:

@@ -26,6 +26,13 @@ def free_port() -> int:
 @contextmanager
 def running_server(extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
     """Yields the API base URL of a fresh server with a raised rate limit (and ``extra_env``); stops it afterwards."""
+    with server_process(extra_env) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(extra_env: Mapping[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """``running_server``, yielding its process id as well, for measuring the server's own CPU time."""
     with tempfile.TemporaryDirectory(prefix="dpm-bench-") as data_dir:
         port = free_port()
         env = os.environ | {
@@ -40,14 +47,14 @@ def running_server(extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
         base = f"http://127.0.0.1:{port}/api"
         try:
             _wait(base, process)
-            yield base
+            yield base, process.pid
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
 def _wait(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a server on PostgreSQL migrates its database first
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with status {process.returncode}")
