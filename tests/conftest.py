@@ -43,6 +43,7 @@ def _no_dpm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def _no_remembered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as a new dpm process does, knowing no secret value yet."""
     monkeypatch.setattr(redaction, "_known", {})
+    monkeypatch.setattr(redaction, "_searched", 0)
 
 
 @pytest.fixture

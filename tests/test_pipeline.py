@@ -98,15 +98,20 @@ def compiled(directory: Path, environ: dict[str, str] | None = None) -> Compiled
     return config
 
 
+def make_plan(config: CompiledConfig, client: RegistryClient, owner: Ownership, **options: Any) -> Plan:
+    with pipeline.read_ahead(client) as live:
+        return pipeline.make_plan(config, live, "test registry", owner, **options)
+
+
 def plan_and_apply(config: CompiledConfig, client: RegistryClient, max_bytes: int | None = None) -> Applied:
     owner = Ownership()
-    planned = pipeline.make_plan(config, client, "test registry", owner, max_bytes=max_bytes)
+    planned = make_plan(config, client, owner, max_bytes=max_bytes)
     renderer = pipeline.renderer_for(planned, SECRETS)
     return pipeline.run_apply(planned, config.state, client, owner, max_bytes=max_bytes, renderer=renderer)
 
 
 def plan(config: CompiledConfig, client: RegistryClient) -> Plan:
-    return pipeline.make_plan(config, client, "test registry", Ownership())
+    return make_plan(config, client, Ownership())
 
 
 def test_example_applies_in_four_requests_and_then_plans_clean(registry: Registry, config_dir: Path) -> None:
@@ -463,7 +468,7 @@ def test_a_targeted_apply_writes_only_its_targets_and_verifies_only_them(registr
     client, _ = registry.client()
     owner = Ownership()
     chosen = ["provider/search-team-gateway", "model/openai/gpt-4o"]
-    planned = pipeline.make_plan(config, client, "test registry", owner, chosen=chosen)
+    planned = make_plan(config, client, owner, chosen=chosen)
     assert planned.targets == ["model/openai/gpt-4o", "provider/search-team-gateway"]
     # The provider's template is defined in another file, and is brought along; so is gpt-4o's missing provider.
     assert [(c.action, c.key) for c in planned.changes] == [
@@ -478,7 +483,7 @@ def test_a_targeted_apply_writes_only_its_targets_and_verifies_only_them(registr
     assert applied.outcome.ok
     assert applied.left == []  # verified within the targets: the rest of the config is not applied, and not "left"
     assert applied.targets == planned.targets
-    again = pipeline.make_plan(config, client, "test registry", owner, chosen=chosen)
+    again = make_plan(config, client, owner, chosen=chosen)
     assert again.empty
     whole = plan(config, client)
     assert {c.key for c in whole.changes} >= {"anthropic", "openai/gpt-4.1", "mistral"}
@@ -488,7 +493,7 @@ def test_a_targeted_apply_writes_only_its_targets_and_verifies_only_them(registr
 def test_the_checksum_covers_the_targets_and_sums_the_plans_compact_json(registry: Registry, config_dir: Path) -> None:
     config = compiled(config_dir)
     client, _ = registry.client()
-    targeted = pipeline.make_plan(config, client, "test registry", Ownership(), chosen=["provider/openai"])
+    targeted = make_plan(config, client, Ownership(), chosen=["provider/openai"])
     assert targeted.compute_checksum() != targeted.model_copy(update={"targets": []}).compute_checksum()
     whole = plan(config, client)
     # Anyone can check it: the sha256 of the plan's compact JSON without the checksum, in the order dpm writes it.

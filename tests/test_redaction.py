@@ -71,7 +71,17 @@ def test_the_log_handler_scrubs_messages_and_their_arguments(capsys: pytest.Capt
     assert "dpm: inline [secret DPM_PASSWORD]" in err
 
 
-def test_beyond_the_search_limit_one_pattern_finds_every_value_the_longest_first() -> None:
+@pytest.fixture(params=["one by one", "by the pattern"])
+def search(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Beyond the search limit, both ways of searching: value by value while little text was searched, then the
+    pattern."""
+    if request.param == "by the pattern":
+        monkeypatch.setattr(redaction, "PATTERN_AFTER", 0)
+        monkeypatch.setattr(redaction, "_searched", 1)
+    return str(request.param)
+
+
+def test_beyond_the_search_limit_every_value_is_found_the_longest_first(search: str) -> None:
     # A key per provider: more values than are searched one by one, sharing prefixes, with regex characters.
     keys = [f"sk-bench-{i:04d}-0123456789abcdef" for i in range(redaction.SEARCH_LIMIT + 50)]
     for index, key in enumerate(keys):
@@ -88,10 +98,24 @@ def test_beyond_the_search_limit_one_pattern_finds_every_value_the_longest_first
     assert redaction.found_in("sk-bench- and nothing else") == []
 
 
-def test_beyond_the_search_limit_a_secret_overlapping_another_is_still_found() -> None:
+def test_beyond_the_search_limit_a_secret_overlapping_another_is_still_found(search: str) -> None:
     for index in range(redaction.SEARCH_LIMIT + 1):
         remember(f"sk-filler-{index:04d}-abcdef", f"FILLER_{index}")
     remember("abcdefgh12", "FIRST")
     remember("12345678xy", "SECOND")
 
     assert redaction.found_in("abcdefgh12345678xy") == ["FIRST", "SECOND"]
+
+
+def test_the_pattern_is_built_only_once_searching_value_by_value_costs_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    for index in range(redaction.SEARCH_LIMIT + 1):
+        remember(f"sk-filler-{index:04d}-abcdef", f"FILLER_{index}")
+    monkeypatch.setattr(redaction, "PATTERN_AFTER", 100)
+    monkeypatch.setattr(redaction, "_compiled", ((), None))
+
+    assert redaction.found_in("a short text with sk-filler-0003-abcdef") == ["FILLER_3"]
+    assert redaction._compiled == ((), None)  # a short output: no pattern built
+
+    assert scrub("x" * 100 + "sk-filler-0004-abcdef") == "x" * 100 + "[secret FILLER_4]"
+    assert redaction.found_in("then sk-filler-0005-abcdef") == ["FILLER_5"]
+    assert redaction._compiled[1] is not None  # more than PATTERN_AFTER characters searched: the pattern

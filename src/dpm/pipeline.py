@@ -5,7 +5,8 @@ comes back. Nothing here prints or asks; what a run needs from the person at the
 say yes, to follow progress) comes in as a ``Conversation``.
 
     compile_config   files ─load─▶ documents ─render─▶ ─validate─▶ ─compile─▶ desired state      (no network)
-    make_plan        desired state + live state (one export) ─diff─▶ Plan, with bodies, cost and checksum
+    read_ahead       live state (login, one export), read on a thread while the config compiles
+    make_plan        desired state + live state ─diff─▶ Plan, with bodies, cost and checksum
     apply_config     make_plan, then carry it out ─▶ refresh ─▶ export ─▶ verify against the desired state
     apply_saved      a reviewed Plan: still fresh? ─▶ carry it out ─▶ verify against the plan's own objects
     detect_drift     desired state + live state ─▶ DriftReport
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +39,7 @@ from dpm.engine.outcome import Applied, Outcome
 from dpm.engine.plan import Change, Kept, Plan, RequestCost, TestResult, count
 from dpm.errors import DpmError, UsageError
 from dpm.policy.evaluate import Guard, plan_refusal
+from dpm.registry import ahead
 from dpm.registry.client import RegistryClient, RegistryError
 from dpm.registry.targets import Session
 from dpm.values import Diagnostic, Ownership, has_errors
@@ -128,6 +131,15 @@ def read_live(client: RegistryClient) -> LiveState:
     return live_from_export(client.export())
 
 
+LiveRead = ahead.Ahead[LiveState]
+
+
+def read_ahead(client: RegistryClient) -> AbstractContextManager[LiveRead]:
+    """The whole registry, read on a thread for the length of the block (``dpm.registry.ahead``): a command starts
+    it before it compiles the config, and the read's waiting for the registry hides behind the compiling."""
+    return ahead.reading(client, read_live)
+
+
 def compare(
     desired: DesiredState, live: LiveState, owner: Ownership, chosen: Sequence[str] = (), *, verifying: bool = False
 ) -> tuple[list[Change], list[str], list[Kept]]:
@@ -149,7 +161,7 @@ def compare(
 
 def make_plan(
     config: CompiledConfig,
-    client: RegistryClient,
+    read: LiveRead,
     target: str,
     owner: Ownership,
     *,
@@ -158,15 +170,15 @@ def make_plan(
     chosen: Sequence[str] = (),
     gated: bool = False,
 ) -> Plan:
-    """Read the registry once and diff it against the config: the changes, their request bodies and their cost.
+    """Diff the registry (``read``: one export) against the config: the changes, their request bodies and their
+    cost.
 
     With ``chosen`` targets (``provider/ID``, ``model/PROVIDER/MODEL``, ``template/NAME``), only those objects and
     what they need are compared; the plan records them. ``gated``: what makes an object routable is tested first
     (``dpm.engine.gate``); the plan records the tests and their cost. Canary copies that an interrupted gated apply
     left behind are deleted by any plan.
     """
-    before = client.requests
-    live = read_live(client)
+    live, client = read.result(), read.client
     changes, warnings, left_alone = compare(config.state, live, owner, chosen)
     changes = [c.model_copy(update={"body": payload.body(c, config.state)}) for c in changes]
     leftovers = gate.leftovers(live)
@@ -176,7 +188,7 @@ def make_plan(
     steps = apply.steps(changes, max_bytes or apply.MAX_IMPORT_BYTES)
     rate = client.rate
     cost = RequestCost(
-        plan=client.requests - before,
+        plan=client.requests - read.requests_before,
         # then refresh-registry, and one export to verify; and what the gate adds
         apply=len(steps) + (2 if changes else 0) + (tests.requests if tests else 0),
         remaining=rate.remaining,
@@ -219,6 +231,7 @@ class Conversation:
 def apply_config(
     config: CompiledConfig,
     session: Session,
+    read: LiveRead,
     owner: Ownership,
     *,
     max_deletes: int | None,
@@ -229,7 +242,7 @@ def apply_config(
 ) -> Applied:
     """Plan the config (narrowed to the ``chosen`` targets) against the registry, show the plan, and carry it out
     once confirmed; ``gated``, with the gate of ``dpm.engine.gate``."""
-    made = make_plan(config, session.client, session.target, owner, registry=session.url, chosen=chosen, gated=gated)
+    made = make_plan(config, read, session.target, owner, registry=session.url, chosen=chosen, gated=gated)
     return _carry_out(made, config.state, session, owner, max_deletes, test_connectivity, conversation)
 
 
@@ -398,9 +411,9 @@ def connectivity_failures(applied: Applied, client: RegistryClient) -> list[str]
 # ── desired + live → drift; live → files ─────────────────────────────────────────────────────────────────────────
 
 
-def detect_drift(config: CompiledConfig, session: Session) -> DriftReport:
-    """What changed in the registry outside git (one request)."""
-    return detect(config.state, read_live(session.client), tuple(config.project.settings.scope), session.target)
+def detect_drift(config: CompiledConfig, session: Session, read: LiveRead) -> DriftReport:
+    """What changed in the registry outside git (``read``: one export)."""
+    return detect(config.state, read.result(), tuple(config.project.settings.scope), session.target)
 
 
 def dump_registry(project: Project, session: Session, select: Sequence[str] = ()) -> Dumped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import ADMIN, SECRETS, Server, clean_environment, run_dpm
@@ -55,5 +56,11 @@ def test_a_non_finite_price_never_reaches_the_registry(server: Server, config_re
     result = run_dpm("apply", "--auto-approve", "-v", cwd=config_repo, env=env)
     assert result.exit_code == 1
     assert "inputTokenPrice: Input should be a finite number, got number inf" in result.out + result.err
-    assert "/auth/login" not in result.err  # refused before any request
+    # Refused before any write: the registry was only read, while the config compiled.
+    assert [line.split(" -> ")[0] for line in result.err.splitlines() if " -> " in line] == [
+        "dpm: POST /auth/login",
+        "dpm: POST /admin/providers/export",
+    ]
+    listed = httpx.get(f"{server.url}/admin/providers", headers=server.admin_headers()).json()
+    assert listed["pagination"]["total"] == 0
     assert "internal error" not in result.err

@@ -182,7 +182,8 @@ def test_a_server_killed_mid_apply_then_restarted_converges(tmp_path: Path, conf
     http = httpx.Client(event_hooks={"request": [kill_before_second_import]})
     client = RegistryClient(server.url, Credentials(**_credentials()), http=http, sleep=lambda _: None)
     owner = Ownership()
-    planned = pipeline.make_plan(config, client, server.url, owner, max_bytes=1)
+    with pipeline.read_ahead(client) as live:
+        planned = pipeline.make_plan(config, live, server.url, owner, max_bytes=1)
     renderer = pipeline.renderer_for(planned, SECRETS)
     applied = pipeline.run_apply(planned, config.state, client, owner, max_bytes=1, renderer=renderer)
     client.close()
@@ -194,7 +195,8 @@ def test_a_server_killed_mid_apply_then_restarted_converges(tmp_path: Path, conf
     server.start()
     try:
         again = RegistryClient(server.url, Credentials(**_credentials()))
-        replanned = pipeline.make_plan(config, again, server.url, owner)
+        with pipeline.read_ahead(again) as live:
+            replanned = pipeline.make_plan(config, live, server.url, owner)
         assert {c.key for c in replanned.changes} == {c.key for c in applied.outcome.failed} | {
             c.key for c in applied.outcome.remaining
         }

@@ -10,14 +10,14 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 from dpm.commands.console import configure_logging, countdown
 from dpm.config.project import Project, load_project
 from dpm.errors import DpmError, UsageError
-from dpm.pipeline import CompiledConfig, compile_config
+from dpm.pipeline import CompiledConfig, LiveRead, compile_config, read_ahead
 from dpm.registry.client import DEFAULT_MAX_WAIT
 from dpm.registry.targets import Session, choose_target, connect
 from dpm.reports.diagnostics import TextReporter
@@ -63,7 +63,7 @@ class ConfigArgs:
             )
 
     def compile_valid(self) -> CompiledConfig | None:
-        """The compiled config, its problems printed to stderr; None when it is invalid (no request may be made)."""
+        """The compiled config, its problems printed to stderr; None when it is invalid."""
         config = self.compile()
         if config.diagnostics:
             click.echo(TextReporter().report(config.diagnostics, config.summary), err=True)
@@ -82,11 +82,49 @@ def project_at(paths: tuple[str, ...], environment: str | None = None, variables
     return project
 
 
+class Ready(NamedTuple):
+    """A valid config, and the session whose registry is being read for it."""
+
+    config: CompiledConfig
+    session: Session
+    live: LiveRead
+
+
 @dataclass(frozen=True)
 class RegistryArgs:
     registry: str | None
     max_wait: float
     verbose: bool
+
+    @contextlib.contextmanager
+    def compile_and_read(self, config: ConfigArgs) -> Iterator[Ready | None]:
+        """The config compiled, and the registry read, for the commands that compare the two; None when the config
+        is invalid, its problems printed.
+
+        A registry at a URL is read while the config compiles (``pipeline.read_ahead``), which takes the time it
+        takes to answer off every plan. The project settings come first, and invalid ones stop before any request;
+        an invalid config is found while the read is under way, so it may have cost the read's requests (a login
+        and an export), never a write. The embedded registry starts only for a valid config: starting it writes
+        its database into the project.
+        """
+        project = config.project()
+        with contextlib.ExitStack() as stack:
+
+            def opened() -> tuple[Session, LiveRead]:
+                session = stack.enter_context(self.session(project))
+                return session, stack.enter_context(read_ahead(session.client))
+
+            early = opened() if self._remote(project) else None
+            compiled = config.compile_valid()
+            yield None if compiled is None else Ready(compiled, *(early or opened()))
+
+    def _remote(self, project: Project) -> bool:
+        """Whether these options name a registry at a URL. A malformed choice counts as not: its error comes once
+        the config has compiled, after the config's own problems, and masking the secrets the config read."""
+        try:
+            return choose_target(self.registry, project.registry, os.environ, project.root).url is not None
+        except UsageError:
+            return False
 
     @contextlib.contextmanager
     def session(self, project: Project, default: str | None = None) -> Iterator[Session]:

@@ -92,14 +92,14 @@ def plan(
     saved plan records whether it was gated.
     """
     targets.parse_all(chosen)  # a malformed target is refused before anything is read
-    compiled = config.compile_valid()
-    if compiled is None:
-        return 1
-    _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
-    with registry.session(compiled.project) as session:
+    with registry.compile_and_read(config) as ready:
+        if ready is None:
+            return 1
+        compiled, session, live = ready
+        _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
         made = pipeline.make_plan(
             compiled,
-            session.client,
+            live,
             session.target,
             compiled.ownership(prune),
             registry=session.url,
@@ -239,15 +239,16 @@ def _apply(  # noqa: PLR0917 - the options of apply_command, passed through
                 saved, session, max_deletes=limit, test_connectivity=test_connectivity, conversation=conversation
             )
             return applied, session.target
-    compiled = config.compile_valid()
-    if compiled is None:
-        return None  # its problems are printed; no request may be made
-    _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
-    limit = allow_deletes if allow_deletes is not None else compiled.project.settings.maxDeletes
-    with registry.session(compiled.project) as session:
+    with registry.compile_and_read(config) as ready:
+        if ready is None:
+            return None  # its problems are printed; nothing was written
+        compiled, session, live = ready
+        _refuse_partial_prune(config, compiled, compiled.ownership(prune), chosen)
+        limit = allow_deletes if allow_deletes is not None else compiled.project.settings.maxDeletes
         applied = pipeline.apply_config(
             compiled,
             session,
+            live,
             compiled.ownership(prune),
             max_deletes=limit,
             test_connectivity=test_connectivity,
@@ -300,11 +301,10 @@ def drift(*, config: ConfigArgs, registry: RegistryArgs, output: str, skip_secre
     A secret whose DPM_* variable is not set cannot be compared: that fails the run (exit 1), naming the variables,
     unless --skip-secrets says to report on everything else; the report then lists them as not compared.
     """
-    compiled = config.compile_valid()
-    if compiled is None:
-        return 1
-    with registry.session(compiled.project) as session:
-        found = pipeline.detect_drift(compiled, session)
+    with registry.compile_and_read(config) as ready:
+        if ready is None:
+            return 1
+        found = pipeline.detect_drift(*ready)
     click.echo(DRIFT_REPORTERS[output]().report(found))
     if found.secretsNotCompared and not skip_secrets:
         raise DpmError(
