@@ -31,7 +31,10 @@ WRAPPED = {
     "referencing": "dpm.policy.rules",  # jsonschema's reference resolver, whose error a broken $ref raises
     "uvicorn": None,  # the client never starts a server itself: dpm_server.embedded does
     "prometheus_client": "dpm_server.metrics",  # a server library: its home is checked across both packages
-    "orjson": "dpm_server.fastjson",  # the export's encoder
+}
+# A library both packages use has a home in each: the server may import nothing of the client but its vocabulary.
+WRAPPED_IN_EACH = {
+    "orjson": {"dpm": "dpm.fastjson", "dpm_server": "dpm_server.fastjson"},  # JSON in bulk: export, cache
 }
 # (importing package, packages it must not import)
 LAYERS = [
@@ -104,6 +107,13 @@ def test_each_library_is_imported_in_one_place(library: str) -> None:
     packages = ("dpm", "dpm_server") if home is not None and within(home, "dpm_server") else ("dpm",)
     users = {module for p in packages for module, names in graph(p).items() if any(within(n, library) for n in names)}
     assert all(home is not None and within(user, home) for user in users), users
+
+
+@pytest.mark.parametrize("library", sorted(WRAPPED_IN_EACH))
+def test_a_library_both_packages_use_is_imported_in_one_place_in_each(library: str) -> None:
+    for package, home in WRAPPED_IN_EACH[library].items():
+        users = {module for module, names in graph(package).items() if any(within(n, library) for n in names)}
+        assert users == {home}, (package, users)
 
 
 def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pty
@@ -115,27 +114,43 @@ def test_apply_without_a_terminal_or_auto_approve_refuses(server: Server, config
     assert run_dpm("plan", "--detailed-exitcode", cwd=config_repo, env=env).exit_code == 2
 
 
-def test_an_invalid_config_makes_no_request(config_repo: Path) -> None:
-    accepted: list[object] = []
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.2)
+UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
-    def accept() -> None:
-        with contextlib.suppress(OSError):
-            accepted.append(listener.accept())
 
-    watcher = threading.Thread(target=accept)
+def test_an_invalid_config_costs_at_most_the_read_and_ends_it_at_its_first_retry(config_repo: Path) -> None:
+    # The registry is read while the config compiles; this one answers every request 503, so the read retries.
+    requests: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    done = threading.Event()
+
+    def answer_unavailable() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                requests.append(connection.recv(65536).split(b"\r\n")[0])
+                connection.sendall(UNAVAILABLE)
+
+    watcher = threading.Thread(target=answer_unavailable, daemon=True)
     watcher.start()
     (config_repo / "providers.d" / "broken.yaml").write_text("kind: Provider\nidentifier: Bad\n")
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
-    result = run_dpm("apply", "--auto-approve", "--registry", url, cwd=config_repo, env=clean_environment(**SECRETS))
-    watcher.join()
-    listener.close()
+    try:
+        env = clean_environment(**SECRETS)
+        result = run_dpm("apply", "--auto-approve", "--registry", url, cwd=config_repo, env=env)
+    finally:
+        done.set()
+        watcher.join(10)
+        listener.close()
     assert result.exit_code == 1
     assert "broken.yaml:2:13: error: identifier" in result.err
-    assert accepted == []
+    assert "503" not in result.err  # the config's problems are the answer; the read's trouble is not reported
+    # A read at most, never a write; and not retried four times over (0.5 + 1 + 2 + 4 s of backoff) once not needed.
+    assert set(requests) <= {b"POST /api/admin/providers/export HTTP/1.1"}
+    assert len(requests) <= 2
 
 
 def test_a_rate_limited_apply_waits_for_the_window_and_finishes(tmp_path: Path, config_repo: Path) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 import pydantic
 
 import dpm
-from dpm import __version__
+from dpm import __version__, fastjson
 from dpm.config import render, yamlio
 
 DIRECTORY = Path(".dpm") / "cache"
@@ -134,7 +134,7 @@ class CompileCache:
         if line is None or line[65:129] != key:
             return None
         try:
-            return json.loads(line[line.index("\t") + 1 :])
+            return fastjson.loads(line[line.index("\t") + 1 :])
         except (ValueError, RecursionError):
             return None  # corrupt: compiled afresh and written again
 

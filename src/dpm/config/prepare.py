@@ -8,7 +8,6 @@ elsewhere in a document reads its file's text again to find it (``Document.mark`
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dpm import fastjson
 from dpm.config import cache as store
 from dpm.config.load import documents_of
 from dpm.config.render import Renderer, secret_reads
@@ -172,7 +172,7 @@ def _entry_text(result: _FileResult) -> str | None:
         "checked": checked,
     }
     try:
-        text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=_secret_as_null)
+        text = fastjson.dumps(entry, default=_secret_as_null)
     except (TypeError, ValueError):
         return None
     return None if any(value in text for value in revealed) else text

@@ -61,7 +61,12 @@ def provider_view(provider: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def model_view(model: Mapping[str, Any]) -> dict[str, Any]:
-    view: dict[str, Any] = _clean({k: model.get(k) for k in MODEL_FIELDS})
+    # A plan compares every model twice over (desired and live), so this is _clean's first level written out.
+    view: dict[str, Any] = {}
+    for key in MODEL_FIELDS:
+        value = model.get(key)
+        if value is not None:
+            view[key] = value if type(value) in _PLAIN else _clean(value)
     view.setdefault("status", "active")
     view.setdefault("isDefault", False)
     pricing = view.get("pricingInfo")

@@ -3,15 +3,16 @@
 A plan's two requests (the login and the export) spend most of their time waiting for the registry, and compiling a
 large config takes longer than both, so running them side by side takes the wait off a plan's time.
 
-The thread has the client to itself until ``result`` or ``stop``, which wait for it and give the client back. It
-never waits for the registry's rate-limit window: a read that would have to wait stops instead, and ``result``
-does it again on the caller's thread, where the wait shows as it always does (a countdown, up to --max-wait). A
-read nobody needs (the config turned out invalid) is stopped: a retry's pause ends at once, so only a request
-already sent is waited for.
+The thread has the client to itself until ``result`` or ``stop`` waits for it and gives the client back. It never
+waits for the registry's rate-limit window: a read that would have to wait stops instead, and ``result`` does it
+again on the caller's thread, where the wait shows as it always does (a countdown, up to --max-wait). A read nobody
+needs (the config turned out invalid) is stopped: a retry's pause ends at once, so only a request already sent is
+waited for.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from typing import Generic, TypeVar
 from dpm.registry.client import RegistryClient
 
 T = TypeVar("T")
+
+SWITCH_INTERVAL = 0.0002  # seconds; see Ahead
 
 
 class _Deferred(Exception):
@@ -40,6 +43,10 @@ class Ahead(Generic[T]):
         self._wait, self._sleep = client.wait, client.sleep
         client.wait, client.sleep = self._would_wait, self._pause
         self._thread = threading.Thread(target=self._run, name="dpm-read-ahead", daemon=True)
+        self._interval = sys.getswitchinterval()
+        # The read takes the GIL back after each chunk the socket gives it; at the default interval (5 ms) a busy
+        # main thread keeps it that long each time, which made a 3 MB export take longer than compiling.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._thread.start()
 
     def result(self) -> T:
@@ -52,7 +59,9 @@ class Ahead(Generic[T]):
         return self._value
 
     def stop(self) -> None:
-        """Ends a read whose result is not needed, and gives the client back."""
+        """Ends a read whose result is not needed, at its next pause, and gives the client back. A request already
+        sent is waited for (within the client's timeouts): a thread must not outlive the command, since one still
+        running while the interpreter shuts down can crash it."""
         self._stopped.set()
         self._give_back()
 
@@ -63,8 +72,9 @@ class Ahead(Generic[T]):
             self._error = exc
 
     def _give_back(self) -> None:
-        if not self._given_back:
+        if not self._given_back:  # once: the read is over, and the client is the caller's again
             self._thread.join()
+            sys.setswitchinterval(self._interval)
             self.client.wait, self.client.sleep = self._wait, self._sleep
             self._given_back = True
 

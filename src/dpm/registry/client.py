@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from dpm import redaction
+from dpm import fastjson, redaction
 from dpm.errors import DpmError
 
 log = logging.getLogger("dpm.http")
@@ -112,8 +112,6 @@ class RegistryClient:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        if self.http is None:
-            self.http = httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
         self._token = self.credentials.token
         self._refresh_token: str | None = None
         self._waited = 0.0
@@ -125,8 +123,8 @@ class RegistryClient:
         return self._maybe_done
 
     def close(self) -> None:
-        assert self.http is not None
-        self.http.close()
+        if self.http is not None:
+            self.http.close()
 
     # -- the API, as dpm uses it -------------------------------------------------------------------------------
 
@@ -233,7 +231,8 @@ class RegistryClient:
         attempt: int,
         authenticated: bool,
     ) -> httpx.Response | None:
-        assert self.http is not None
+        if self.http is None:  # made on first use, by whichever thread reads (its TLS set-up is 20 ms of work)
+            self.http = httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
         sent = dict(headers or {})
         if authenticated and self._token:
             sent["Authorization"] = f"Bearer {self._token}"
@@ -322,7 +321,7 @@ class RegistryClient:
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
         try:
-            body = response.json()
+            body = fastjson.loads(response.content)
         except ValueError:
             raise RegistryError(f"the registry answered {response.status_code} with a body that is not JSON") from None
         if not isinstance(body, dict):
