@@ -34,7 +34,7 @@ WRAPPED = {
 }
 # A library both packages use has a home in each: the server may import nothing of the client but its vocabulary.
 WRAPPED_IN_EACH = {
-    "orjson": {"dpm": "dpm.fastjson", "dpm_server": "dpm_server.fastjson"},  # JSON in bulk: export, cache
+    "orjson": {"dpm": "dpm.fastjson", "dpm_server": "dpm_server.fastjson"},  # JSON in bulk: the export, the cache
 }
 # (importing package, packages it must not import)
 LAYERS = [

@@ -117,5 +117,5 @@ def test_the_pattern_is_built_only_once_searching_value_by_value_costs_more(monk
     assert redaction._compiled == ((), None)  # a short output: no pattern built
 
     assert scrub("x" * 100 + "sk-filler-0004-abcdef") == "x" * 100 + "[secret FILLER_4]"
+    assert redaction._compiled[1] is not None  # that text took the count past PATTERN_AFTER: the pattern
     assert redaction.found_in("then sk-filler-0005-abcdef") == ["FILLER_5"]
-    assert redaction._compiled[1] is not None  # more than PATTERN_AFTER characters searched: the pattern

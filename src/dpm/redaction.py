@@ -48,10 +48,9 @@ def _one_by_one(text: str) -> bool:
     global _searched  # noqa: PLW0603 - counts the work of the one process-wide set of known values
     if len(_known) <= SEARCH_LIMIT:
         return True
-    if _searched > PATTERN_AFTER:
-        return False
-    _searched += len(text)
-    return True
+    if _searched <= PATTERN_AFTER:  # counts the text at hand too: a long one goes to the pattern at once
+        _searched += len(text)
+    return _searched <= PATTERN_AFTER
 
 
 def scrub(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from dpm import fastjson, redaction
+from dpm import redaction
 from dpm.errors import DpmError
 
 log = logging.getLogger("dpm.http")
@@ -321,7 +321,7 @@ class RegistryClient:
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
         try:
-            body = fastjson.loads(response.content)
+            body = response.json()
         except ValueError:
             raise RegistryError(f"the registry answered {response.status_code} with a body that is not JSON") from None
         if not isinstance(body, dict):
