@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dpm.engine.gate import canary_identifier, cost, leftovers, plan_gate, promoted, staged
+from dpm.engine.gate import canary_identifier, cost, leftovers, plan_gate, promoted, relied_on, staged
 from dpm.engine.live import LiveState, live_from_export
 from dpm.engine.plan import Change, FieldChange, GateTest, SecretNote
 
@@ -69,6 +69,23 @@ def test_new_and_activated_objects_are_tested_providers_first_and_models_only_un
         ("model", "old/m2", "activated", None),
     ]
     assert gate.requests == 1 + 3 + 1  # an export, the tests, the final write
+
+
+def test_models_left_untested_under_an_unchanged_provider_that_is_not_active_rest_on_its_etag() -> None:
+    changes = [
+        create("model", "q1", "quiet"),  # becomes active, untested: its provider is not routable
+        update("model", "q2", "status", provider="paused", status="active"),  # activated, untested, the same
+        create("model", "q3", "off", status="inactive"),  # stays not routable: nothing rests on its provider
+        create("model", "a1", "busy"),  # its provider is active: tested, so nothing rests on it
+        update("provider", "moving", "description", status="inactive"),  # its own precondition covers it
+        create("model", "m1", "moving"),
+    ]
+    providers = {"quiet": "inactive", "paused": "testing", "off": "inactive", "busy": "active", "moving": "inactive"}
+    state = live(providers, {"paused": {"q2": "inactive"}})
+    gate = plan_gate(changes, state)
+    assert [(p.identifier, p.etag) for p in gate.untestedUnder] == [("paused", '"p"'), ("quiet", '"p"')]
+    assert keys(gate.tests) == [("model", "busy/a1", "new", None)]
+    assert relied_on([changes[0], changes[3]], gate) == [{"type": "provider", "identifier": "quiet", "ifMatch": '"p"'}]
 
 
 def test_an_active_providers_new_connection_is_tested_on_a_canary_with_copies_of_its_new_models() -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from dpm.config.render import Renderer
+from dpm.engine import apply
 from dpm.engine.gate import plan_gate
-from dpm.engine.live import LiveState
+from dpm.engine.live import LiveState, live_from_export
 from dpm.engine.plan import Change
 from dpm.engine.rollout import carry_out
 from dpm.registry.client import Credentials, RegistryClient
@@ -61,3 +62,22 @@ def test_a_test_that_fails_holds_its_object_and_its_models_are_not_tested(client
     assert keys(run.outcome.held) == ["create acme", "create acme/small"]
     held = registry_holds(client)
     assert (held["acme"]["status"], held["acme/small"]["status"]) == ("testing", "inactive")
+
+
+def test_a_provider_activated_since_the_plan_refuses_the_write_of_the_models_it_left_untested(
+    client: RegistryClient,
+) -> None:
+    written = apply.carry_out(apply.steps([create_provider("quiet", status="inactive")]), client, Renderer({}, {}))
+    assert written.ok
+    changes = [with_status(create_model("quiet", "small"))]
+    gate = plan_gate(changes, live_from_export(client.export()))
+    assert gate.tests == []  # nothing routes to the provider's models while it is inactive
+    assert [p.identifier for p in gate.untestedUnder] == ["quiet"]
+    provider_id = registry_holds(client)["quiet"]["id"]
+    client.call("PUT", f"/admin/providers/{provider_id}", json={"status": "active"})  # someone, in between
+
+    run = carry_out(changes, gate, client, Renderer({}, {}))
+
+    assert run.outcome.stale
+    assert run.outcome.moved == ["provider quiet changed since the plan was made, which relied on it as it was"]
+    assert "quiet/small" not in registry_holds(client)  # not made routable untested

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from dpm.config.render import Renderer
@@ -34,6 +34,8 @@ class Step:
 
     changes: list[Change]
     body: dict[str, Any] | None = None  # the import data; None for a delete
+    # Preconditions on objects the import does not write but whose state the plan relied on (see gate.relied_on).
+    relies_on: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -48,7 +50,8 @@ class Step:
         if self.body is None:
             return []
         wanted = [(c, ABSENT if c.action == "create" else c.etag) for c in self.changes]
-        return [{"type": c.kind, "identifier": c.key, "ifMatch": etag} for c, etag in wanted if etag is not None]
+        own = [{"type": c.kind, "identifier": c.key, "ifMatch": etag} for c, etag in wanted if etag is not None]
+        return own + self.relies_on
 
 
 @dataclass(frozen=True)
@@ -209,11 +212,15 @@ def _moved(step: Step, exc: RegistryError) -> list[str]:
     if step.body is None:  # a delete's If-Match: the object is there, at another etag
         return [describe_move(step.changes[0], present=True)]
     by_key: dict[tuple[object, object], Change] = {(c.kind, c.key): c for c in step.changes}
+    relied = {(p["type"], p["identifier"]) for p in step.relies_on}
     found = []
     for entry in exc.envelope.get("details") or []:
-        change = by_key.get((entry.get("type"), entry.get("identifier"))) if isinstance(entry, dict) else None
+        key = (entry.get("type"), entry.get("identifier")) if isinstance(entry, dict) else None
+        change = by_key.get(key) if key is not None else None
         if change is not None:
             found.append(describe_move(change, present=entry.get("actual") != ABSENT))
+        elif key in relied:
+            found.append(f"{key[0]} {key[1]} changed since the plan was made, which relied on it as it was")
     return found or [f"the registry did not say which: {exc.message}"]
 
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from dpm.config.render import Renderer
 from dpm.engine.live import LiveState, is_canary
 from dpm.engine.payload import live_version, unresolved
-from dpm.engine.plan import Change, Gate, GateTest, Reason
+from dpm.engine.plan import Change, Gate, GateTest, NotRoutable, Reason
 from dpm.resources.models import CANARY_PREFIX
 
 _MAX_IDENTIFIER = 50  # a provider identifier's limit
@@ -74,7 +74,33 @@ def plan_gate(changes: Sequence[Change], live: LiveState) -> Gate:
                     )
                 )
     tests.sort(key=lambda t: (t.owner, t.kind != "provider", t.identifier))
-    return Gate(tests=tests, requests=cost(tests, live))
+    return Gate(tests=tests, requests=cost(tests, live), untestedUnder=_untested_under(changes, live))
+
+
+def _untested_under(changes: Sequence[Change], live: LiveState) -> list[NotRoutable]:
+    """The unchanged, live providers that are not active and have models this plan makes active: the decision not
+    to test those models holds only while the provider stays as it is."""
+    changed = {c.identifier for c in changes if c.kind == "provider"}
+    found: dict[str, NotRoutable] = {}
+    for change in changes:
+        owner = str(change.provider)
+        provider = live.providers.get(owner)
+        if change.kind != "model" or change.action == "delete" or owner in changed or provider is None:
+            continue
+        etag = provider.get("etag")
+        if provider.get("status", ROUTABLE) != ROUTABLE and etag and _reason(change, live) is not None:
+            found[owner] = NotRoutable(identifier=owner, etag=str(etag))
+    return [found[k] for k in sorted(found)]
+
+
+def relied_on(step_changes: Sequence[Change], gate: Gate) -> list[dict[str, str]]:
+    """The import preconditions a write of ``step_changes`` adds for the providers the gate left untested under."""
+    owners = {c.provider for c in step_changes if c.kind == "model"}
+    return [
+        {"type": "provider", "identifier": p.identifier, "ifMatch": p.etag}
+        for p in gate.untestedUnder
+        if p.identifier in owners
+    ]
 
 
 def _provider_test(change: Change, live: LiveState) -> GateTest | None:

@@ -133,6 +133,14 @@ class GateTest(Record):
         return f"{self.kind} {self.key}{where}"
 
 
+class NotRoutable(Record):
+    """A live provider the plan leaves as it is, and not active: its models that become active are not tested,
+    since nothing routes to them. A gated apply writes them only while the provider is still at ``etag``."""
+
+    identifier: str
+    etag: str
+
+
 class Gate(Record):
     """The tests of a gated apply, providers before their models, and the requests they add at most."""
 
@@ -141,6 +149,12 @@ class Gate(Record):
         default=0,
         description="Requests the gate adds to the apply, at most: one export to find what to test, the tests, "
         "the deletes of canary copies and one write that switches what passed to active.",
+    )
+    untestedUnder: list[NotRoutable] = Field(
+        default_factory=list,
+        description="Unchanged providers that are not active, whose models becoming active are left untested: the "
+        "writes of those models require each provider at this etag, so one activated since the plan was made is "
+        "refused as moved rather than made routable untested.",
     )
 
     @property

@@ -45,6 +45,8 @@ def carry_out(  # noqa: PLR0917 - the plan's parts and the run's means, as apply
     live: LiveState | None = None
     try:
         steps = apply.steps(leftover, max_bytes) + apply.steps(rest, max_bytes)
+        for step in steps:
+            step.relies_on = gate.relied_on(step.changes, planned)
         run.outcome = apply.carry_out(steps, client, renderer, progress)
         if run.outcome.ok:
             live = live_from_export(client.export())

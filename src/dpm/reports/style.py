@@ -104,7 +104,7 @@ def gate_heading(plan: Plan) -> str | None:
 
 
 def gate_lines(plan: Plan) -> list[str]:
-    """One line per test of a gated plan: what it tests and why."""
+    """One line per test of a gated plan, what it tests and why; then each provider whose models are left untested."""
     if plan.gate is None:
         return []
     found = []
@@ -115,4 +115,9 @@ def gate_lines(plan: Plan) -> list[str]:
         else:
             why = _WHY[test.reason].format(held=held, canary=test.canary)
         found.append(f"{test.kind} {test.key}: {why}")
+    for provider in plan.gate.untestedUnder:
+        found.append(
+            f"provider {provider.identifier}: not active, so its models that become active are not tested; "
+            "apply refuses to write them if the provider changes first"
+        )
     return found
