@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
 
 from dpm import pipeline
+from dpm.engine.live import LiveState
 from dpm.engine.outcome import Applied
-from dpm.engine.plan import Plan
+from dpm.engine.plan import Gate, NotRoutable, Plan, RequestCost
 from dpm.pipeline import CompiledConfig, compile_config
 from dpm.registry.client import Credentials, RegistryClient
 from dpm.values import Ownership
@@ -513,3 +514,16 @@ def test_the_config_keeps_where_objects_were_written_only_for_its_policies(confi
     assert not without.guard.active()
     assert without.guard.sources.providers == {}
     assert without.guard.sources.templates == {}
+
+
+def test_a_saved_gated_plan_is_stale_once_a_provider_it_left_untested_under_has_changed() -> None:
+    gate = Gate(untestedUnder=[NotRoutable(identifier="gamma", etag='"g1"')])
+    saved = Plan(target="test registry", requests=RequestCost(plan=2, apply=0), gate=gate)
+    live = LiveState()
+    live.providers["gamma"] = {"identifier": "gamma", "status": "inactive", "etag": '"g1"'}
+    pipeline.check_fresh(saved, live)  # as the plan saw it
+
+    live.providers["gamma"] = {"identifier": "gamma", "status": "active", "etag": '"g2"'}
+    with pytest.raises(pipeline.StalePlan) as stale:
+        pipeline.check_fresh(saved, live)
+    assert stale.value.moved == ["provider gamma changed since the plan was made, which relied on it as it was"]

@@ -370,13 +370,17 @@ def _missing(plan: Plan, live: LiveState) -> list[Change]:
 
 
 def check_fresh(plan: Plan, live: LiveState) -> None:
-    """Refuse a saved plan when any object it touches moved since it was made; unrelated changes do not count."""
+    """Refuse a saved plan when any object it touches, or a provider its gate relied on, moved since it was made;
+    unrelated changes do not count."""
     moved = []
     for change in plan.changes:
         current = payload.live_version(live.find(change.kind, change.identifier, change.provider))
         expected = None if change.action == "create" else change.liveVersion
         if current != expected:
             moved.append(apply.describe_move(change, present=current is not None))
+    for provider in plan.gate.untestedUnder if plan.gate is not None else ():
+        if (live.providers.get(provider.identifier) or {}).get("etag") != provider.etag:
+            moved.append(apply.describe_relied_on("provider", provider.identifier))
     if moved:
         raise StalePlan(
             "the saved plan is stale; nothing was applied:\n    - " + "\n    - ".join(moved),

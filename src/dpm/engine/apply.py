@@ -103,6 +103,11 @@ def describe_move(change: Change, *, present: bool) -> str:
     return f"{change.kind} {change.key} changed since the plan was made"
 
 
+def describe_relied_on(kind: str, identifier: str) -> str:
+    """How an object the plan does not change, but relied on as it was, moved."""
+    return f"{kind} {identifier} changed since the plan was made, which relied on it as it was"
+
+
 def steps(changes: Sequence[Change], max_bytes: int = MAX_IMPORT_BYTES) -> list[Step]:
     """The requests that carry out ``changes``: import batches first, then deletes in plan order."""
     writes = [c for c in changes if c.action != "delete"]
@@ -220,7 +225,7 @@ def _moved(step: Step, exc: RegistryError) -> list[str]:
         if change is not None:
             found.append(describe_move(change, present=entry.get("actual") != ABSENT))
         elif key in relied:
-            found.append(f"{key[0]} {key[1]} changed since the plan was made, which relied on it as it was")
+            found.append(describe_relied_on(str(key[0]), str(key[1])))
     return found or [f"the registry did not say which: {exc.message}"]
 
 
