@@ -43,13 +43,17 @@ def template_auth(row: Template) -> SealedAuth | None:
     return SealedAuth(auth, dict(row.secret_ciphertexts), dict(row.secret_fingerprints))
 
 
+def opened_auth_view(auth: SealedAuth, box: SecretBox) -> dict[str, Any]:
+    """A provider's authConfig with its secrets in clear, and their fingerprints: for a full backup only."""
+    shown = {**box.open(auth), "fieldFingerprints": dict(auth.fingerprints)}
+    shown.setdefault("headers", {})
+    return shown
+
+
 def provider_view(row: Provider | Row[Any], model_count: int, box: SecretBox | None = None) -> dict[str, Any]:
     """The Provider shape; ``box`` is given only for a full backup, which returns secrets in clear."""
     auth = provider_auth(row)
-    auth_config = SecretBox.public(auth)
-    if box is not None:
-        auth_config = {**box.open(auth), "fieldFingerprints": dict(row.secret_fingerprints)}
-        auth_config.setdefault("headers", {})
+    auth_config = SecretBox.public(auth) if box is None else opened_auth_view(auth, box)
     return _present(
         {
             "id": row.id,

@@ -28,7 +28,7 @@ from dpm_server.secretbox import SealedAuth, SecretBox
 from dpm_server.services.common import collector_paused
 from dpm_server.services.providers import model_counts
 from dpm_server.services.registry import current_revision
-from dpm_server.views import model_view, provider_view, template_view, timestamp
+from dpm_server.views import model_view, opened_auth_view, provider_view, template_view, timestamp
 
 EXPORT_VERSION = "1.0"
 
@@ -162,10 +162,7 @@ class _FastRows(_Rows):
         auth = SealedAuth(
             _decoded(row.auth_config), _decoded(row.secret_ciphertexts), _decoded(row.secret_fingerprints)
         )
-        auth_config = SecretBox.public(auth)
-        if box is not None:
-            auth_config = {**box.open(auth), "fieldFingerprints": auth.fingerprints}
-            auth_config.setdefault("headers", {})
+        auth_config = _public(auth) if box is None else opened_auth_view(auth, box)
         view = {
             "id": row.id,
             "identifier": row.identifier,
