@@ -98,7 +98,6 @@ capabilities:
   supportedRoles: [system, user, assistant]
   supportsStreaming: true
   supportsTools: true
-models:
 {models}"""
 FAKE_MODEL = """\
   - identifier: {identifier}
@@ -118,6 +117,6 @@ def fake_provider_file(
     identifier: str, url: str, models: tuple[str, ...] = ("fake-gpt-4",), secret: str = "DPM_FAKE_KEY"
 ) -> str:
     """A provider at a fake provider on loopback (tests.server.outbound.fake_provider), its key read from ``secret``;
-    each model's identifier stands at line 19, column 17, of the first."""
-    listed = "".join(FAKE_MODEL.format(identifier=m) for m in models)
+    each model's identifier stands at line 19, column 17, of the first; no ``models`` key without models."""
+    listed = "models:\n" + "".join(FAKE_MODEL.format(identifier=m) for m in models) if models else ""
     return FAKE_PROVIDER.format(identifier=identifier, url=url, models=listed, secret=secret)

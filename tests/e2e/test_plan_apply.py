@@ -19,7 +19,7 @@ from dpm.pipeline import compile_config
 from dpm.registry.client import Credentials, RegistryClient
 from dpm.values import Ownership
 from tests.conftest import REPO
-from tests.e2e.conftest import ADMIN, CANARY, DPM, SECRETS, Server, clean_environment, run_dpm
+from tests.e2e.conftest import ADMIN, CANARY, DPM, SECRETS, Server, clean_environment, fake_provider_file, run_dpm
 from tests.server.outbound.fake_provider import FakeProvider
 
 
@@ -236,32 +236,12 @@ def test_json_plan_follows_its_published_schema(server: Server, config_repo: Pat
     assert plan["counts"]["create"] == len(plan["changes"]) == 19
 
 
-PROVIDER_AT_FAKE = """\
-kind: Provider
-identifier: fake-openai
-name: Fake OpenAI
-apiEndpoint: {url}/v1
-authMethod: api_key
-authConfig:
-  type: api_key
-  fields:
-    apiKey: ${{{{ secret.DPM_FAKE_KEY }}}}
-  headers:
-    Authorization: Bearer {{{{apiKey}}}}
-capabilities:
-  supportsSystemMessages: true
-  maxContextLength: 8192
-  supportedRoles: [system, user, assistant]
-  supportsStreaming: true
-  supportsTools: true
-"""
-
-
 def test_test_connectivity_calls_the_provider_and_fails_the_run_when_a_test_fails(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "providers.d").mkdir(parents=True)
     with FakeProvider.running() as fake:
-        (repo / "providers.d" / "fake.yaml").write_text(PROVIDER_AT_FAKE.format(url=fake.url))
+        provider = fake_provider_file("fake-openai", fake.url, models=())
+        (repo / "providers.d" / "fake.yaml").write_text(provider)
         server = Server(tmp_path / "registry", outbound_allow="127.0.0.1")
         server.start()
         try:
@@ -271,9 +251,7 @@ def test_test_connectivity_calls_the_provider_and_fails_the_run_when_a_test_fail
             assert [s.path for s in fake.seen] == ["/v1/models"]
             assert {k.lower(): v for k, v in fake.seen[0].headers.items()}["authorization"] == f"Bearer {fake.api_key}"
 
-            (repo / "providers.d" / "fake.yaml").write_text(
-                PROVIDER_AT_FAKE.format(url=fake.url).replace("8192", "9000")
-            )
+            (repo / "providers.d" / "fake.yaml").write_text(provider.replace("8192", "9000"))
             wrong = env | {"DPM_FAKE_KEY": "sk-wrong-key"}
             failed = run_dpm("apply", "--auto-approve", "--test-connectivity", cwd=repo, env=wrong)
             assert failed.exit_code == 1
