@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +13,8 @@ from dpm.config.render import Renderer
 from dpm.engine.apply import StepProgress, carry_out, steps, unset_secrets
 from dpm.engine.payload import SecretMoved
 from dpm.engine.plan import Change, SecretNote
-from dpm.registry.client import Credentials, RegistryClient
+from dpm.registry.client import RegistryClient
 from dpm.resources.secrets import fingerprint, fingerprint_matches
-from dpm_server.embedded import embedded_registry
 
 CANARY = "sk-canary-apply-8d7e6f"
 KEY = "${{ secret.DPM_ACME_KEY }}"
@@ -149,14 +146,6 @@ def test_unset_secrets_of_creates_and_of_secrets_an_update_adds_are_named() -> N
 
 
 # -- carry_out: against a real registry ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[RegistryClient]:
-    with embedded_registry(tmp_path / "registry") as registry:
-        client = RegistryClient(registry.url, Credentials(token=registry.token), sleep=lambda _: None)
-        yield client
-        client.close()
 
 
 def registry_holds(client: RegistryClient) -> dict[str, dict[str, Any]]:

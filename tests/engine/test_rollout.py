@@ -4,28 +4,14 @@ cases with a provider that answers are in ``tests/e2e/test_gate.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from dpm.config.render import Renderer
 from dpm.engine import apply
 from dpm.engine.gate import plan_gate
 from dpm.engine.live import LiveState, live_from_export
 from dpm.engine.plan import Change
 from dpm.engine.rollout import carry_out
-from dpm.registry.client import Credentials, RegistryClient
-from dpm_server.embedded import embedded_registry
+from dpm.registry.client import RegistryClient
 from tests.engine.test_apply import create_model, create_provider, keys, registry_holds
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[RegistryClient]:
-    with embedded_registry(tmp_path / "registry") as registry:
-        client = RegistryClient(registry.url, Credentials(token=registry.token), sleep=lambda _: None)
-        yield client
-        client.close()
 
 
 def with_status(change: Change) -> Change:
